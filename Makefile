@@ -1,0 +1,119 @@
+# seawatch - build, test, run, install.  `make` builds; see README.md.
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+BUILD      ?= build
+VERSION    := 0.1.0
+
+CC      ?= gcc
+PKGS     = libconfig
+DEB_DEPS = gcc make pkg-config libconfig-dev libinotifytools0-dev libcriterion-dev
+
+WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wformat=2 -Wno-format-nonliteral -Werror
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) \
+          -Iinclude -DSW_VERSION='"$(VERSION)"' \
+          -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+          $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
+          -linotifytools -pthread
+LDFLAGS ?=
+ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+CORE = config log queue policy spool watch worker master
+CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
+DAEMON = $(BUILD)/seawatchd
+
+UNIT  = $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+INTEG = $(patsubst tests/integ/%.c,%,$(wildcard tests/integ/test_*.c))
+TEST_BINS = $(UNIT:%=$(BUILD)/tests/%) $(INTEG:%=$(BUILD)/tests/%)
+CRIT_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
+CRIT_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+.PHONY: all deps run check unit integ install uninstall clean asan valgrind bench
+
+all: $(DAEMON)
+
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(DAEMON): $(CORE_OBJ) $(BUILD)/main.o
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+$(BUILD):
+	mkdir -p $(BUILD)/tests
+
+$(BUILD)/tests/harness.o: tests/integ/harness.c tests/integ/harness.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) -Itests/integ -c -o $@ $<
+
+# Unit tests link the daemon's modules (main.o aside) and run in-process.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS) $(LDLIBS_D)
+
+# Integration tests drive the real binary; they find it through SEAWATCHD.
+$(BUILD)/tests/test_%: tests/integ/test_%.c $(BUILD)/tests/harness.o | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) -Itests/integ $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS)
+
+# deps: install the Debian build dependencies that are missing (as root),
+# or print the command to do it.
+deps:
+	@missing=""; for p in $(DEB_DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; \
+	else \
+	  echo "deps: missing packages:$$missing"; \
+	  echo "deps: run: sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+# run: the demo.  Watches demo/incoming under the checkout with etc/demo.conf.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh $(DAEMON)
+
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@sh tests/run.sh $(BUILD)
+
+.PHONY: tests
+tests: $(DAEMON) $(TEST_BINS)
+
+unit: $(DAEMON) $(UNIT:%=$(BUILD)/tests/%)
+	@for t in $(UNIT); do $(BUILD)/tests/$$t || exit 1; done
+
+integ: $(DAEMON) $(INTEG:%=$(BUILD)/tests/%)
+	@for t in $(INTEG); do SEAWATCHD=$(DAEMON) $(BUILD)/tests/$$t || exit 1; done
+
+# The whole suite under AddressSanitizer + UBSan, in its own build tree.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	  EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	  EXTRA_LDFLAGS='-fsanitize=address,undefined' CFLAGS='-O1 -g' all tests
+	@ASAN_OPTIONS=detect_leaks=1 sh tests/run.sh build-asan
+
+# The whole suite with every seawatchd process (master and workers) under
+# valgrind memcheck.
+valgrind: deps all tests
+	@SEAWATCH_WRAP='valgrind -q --error-exitcode=99 --leak-check=full --trace-children=no' \
+	  sh tests/run.sh $(BUILD)
+
+install: $(DAEMON)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch
+	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/seawatchd
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf ]; then \
+	  echo "install: keeping existing $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf"; \
+	else install -m 0644 etc/seawatch.conf $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/seawatchd
+
+clean:
+	rm -rf build build-asan demo

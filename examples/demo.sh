@@ -1,0 +1,31 @@
+#!/bin/sh
+# `make run`: start seawatchd on etc/demo.conf in the foreground and drop a
+# few sample files into demo/incoming so you can watch them being processed.
+# Ctrl-C stops it (gracefully).
+set -eu
+daemon=${1:-build/seawatchd}
+top=$(pwd)
+mkdir -p demo/incoming demo/done demo/failed demo/out
+# The script's output directory is given relative to etc/ in the config,
+# but a command runs with the daemon's working directory: use an absolute one.
+sed "s#\"../demo/out\"#\"$top/demo/out\"#" etc/demo.conf > demo/demo.conf
+sed -i "s#\"\.\./#\"$top/#g" demo/demo.conf
+(
+	sleep 1
+	i=1
+	while [ $i -le 5 ]; do
+		printf 'device-%d log line\nsecond line\n' $i > demo/.tmp.$i
+		mv demo/.tmp.$i demo/incoming/sample-$i.sea
+		i=$((i + 1))
+	done
+	: > demo/.tmp.empty
+	mv demo/.tmp.empty demo/incoming/empty.sea   # goes to failed/ (exit 65)
+	sleep 2
+	echo
+	echo "demo: done/:   $(ls demo/done | tr '\n' ' ')"
+	echo "demo: failed/: $(ls demo/failed | tr '\n' ' ')"
+	echo "demo: out/:    $(ls demo/out | tr '\n' ' ')"
+	echo "demo: drop more files into $top/demo/incoming/ (name them *.sea); Ctrl-C to stop."
+) &
+echo "demo: starting seawatchd -c demo/demo.conf (Ctrl-C to stop)"
+exec "$daemon" -c demo/demo.conf

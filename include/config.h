@@ -1,0 +1,81 @@
+/*
+ * config.h - the validated configuration (owned by src/config.c).
+ *
+ * cnf_load() turns a libconfig file into a struct sw_config, or into a list
+ * of "file:line: setting: problem" lines.  Nothing here touches the spool.
+ */
+#ifndef SW_CONFIG_H
+#define SW_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARNING, SW_LOG_INFO, SW_LOG_DEBUG };
+enum sw_log_target { SW_LOG_STDERR = 0, SW_LOG_SYSLOG };
+
+struct sw_drop {
+	char *name;            /* unique, [A-Za-z0-9_.-]+ */
+	char *path;            /* absolute, canonical (realpath) */
+	char *done;            /* absolute, canonical */
+	char *failed;          /* absolute, canonical */
+	char **command;        /* argc entries + NULL; command[0] absolute */
+	int argc;
+	char *pattern;         /* fnmatch(3) glob on the base name */
+	int64_t timeout_ms;    /* per attempt */
+	int retries;           /* retries after the first attempt */
+	int64_t backoff_ms;    /* delay before the first retry */
+	int64_t backoff_max_ms;
+	int64_t kill_grace_ms; /* SIGTERM, then SIGKILL after this */
+	int *no_retry;         /* exit codes that fail at once */
+	int n_no_retry;
+	int line;              /* line of the drop's group in the file */
+};
+
+struct sw_config {
+	char *file;            /* the path it was loaded from */
+	int workers;
+	int queue_size;
+	enum sw_log_level log_level;
+	enum sw_log_target log_target;
+	int64_t shutdown_grace_ms;
+	char *user;            /* NULL when unset */
+	char *group;           /* NULL when unset */
+	struct sw_drop *drops;
+	int n_drops;
+};
+
+/*
+ * Load and validate FILE.  On success returns the config and sets *errs to
+ * NULL.  On failure returns NULL and sets *errs to a malloc'd string of one
+ * or more lines "FILE:LINE: SETTING: PROBLEM\n" (caller frees).
+ * (Relative paths in FILE are taken from FILE's directory; a problem in an
+ * @include'd file names that file.)
+ */
+struct sw_config *cnf_load(const char *file, char **errs);
+void cnf_free(struct sw_config *cfg);
+
+/* Print the short summary that --check-config shows. */
+void cnf_summary(const struct sw_config *cfg, FILE *out);
+
+/*
+ * Parse a duration string: a non-negative number with an optional unit
+ * "ms", "s", "m", "h" (no unit: seconds), e.g. "250ms", "30s", "1.5m".
+ * Returns 0 and sets *ms, or -1 when the text is not a duration.
+ * (Strict: no sign, blanks, exponent or "d" unit, digits on both sides of
+ * a '.'; rounded to the nearest ms; -1 on int64 overflow.)
+ */
+int cnf_parse_duration(const char *text, int64_t *ms);
+
+/*
+ * Expand the placeholders {file} {name} {drop} {attempt} in TMPL into DST
+ * (size DSTSZ).  Returns the length written, or -1 if it does not fit or the
+ * template names an unknown placeholder.  "{{" and "}}" are literal braces.
+ * (A NULL FILE, NAME or DROP expands to "".)
+ */
+int cnf_expand(const char *tmpl, const char *file, const char *name,
+	       const char *drop, int attempt, char *dst, size_t dstsz);
+
+/* 1 if TMPL uses only known placeholders, 0 otherwise. */
+int cnf_template_ok(const char *tmpl);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * master.h - the event loop (owned by src/master.c): watcher messages,
+ * worker results, retry timers and signals, in one thread.
+ */
+#ifndef SW_MASTER_H
+#define SW_MASTER_H
+
+#include "config.h"
+
+struct master_opts {
+	int once;          /* --once: process what is there, then exit */
+	int verbose;       /* -v: debug level, whatever the config says */
+};
+
+/* Takes ownership of CFG.  Returns the process exit status (SPEC §2). */
+int master_run(struct sw_config *cfg, const struct master_opts *opts);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * spool.h - the files' side of a drop (owned by src/spool.c).
+ *
+ * Layout inside a drop directory D:
+ *   D/.seawatch/run.<pid>.<stamp>/lock        flock'ed while the daemon lives
+ *   D/.seawatch/run.<pid>.<stamp>/<slot>.<n>/NAME
+ * A job occupies slot directory <slot>.<n>, where n is the number of attempts
+ * started so far, so the count survives a crash: it is renamed before every
+ * attempt.  A daemon that starts adopts the run.* directories whose lock is
+ * free (their owner died) and processes what they hold again.
+ */
+#ifndef SW_SPOOL_H
+#define SW_SPOOL_H
+
+#include <dirent.h>
+#include <stddef.h>
+
+struct spool {
+	int dropfd;          /* the drop directory */
+	int seafd;           /* D/.seawatch */
+	int workfd;          /* D/.seawatch/<inst> */
+	int lockfd;          /* D/.seawatch/<inst>/lock, flock'ed */
+	char inst[64];       /* our run.* name */
+	/* recovery cursor over dead run.* directories */
+	DIR *rec_top;        /* D/.seawatch listing, NULL when not started */
+	DIR *rec_dir;        /* the dead run.* being drained */
+	int rec_lock;        /* its lock, held while draining */
+	char rec_name[64];
+	int rec_done;        /* nothing left to recover */
+};
+
+/* Open drop PATH and create our run directory.  -1 with errno on failure. */
+int spool_open(struct spool *sp, const char *path);
+/* Close; our run directory is removed when it holds no file in flight. */
+void spool_close(struct spool *sp);
+
+/* Claim drop/NAME into <slot>.0.  0, or -1 (errno ENOENT: already gone). */
+int spool_claim(struct spool *sp, const char *name, int slot);
+/* 1 if the claimed file is a regular file, 0 if not, -1 on error. */
+int spool_is_regular(struct spool *sp, int slot, int n, const char *name);
+/* Rename slot directory <slot>.<from> to <slot>.<to>.  0 or -1. */
+int spool_set_attempts(struct spool *sp, int slot, int from, int to);
+/* "<droppath>/.seawatch/<inst>/<slot>.<n>/<name>" into BUF; -1 if too long. */
+int spool_path(const struct spool *sp, const char *droppath, int slot, int n,
+	       const char *name, char *buf, size_t sz);
+
+/*
+ * Move the claimed file into DESTDIR under NAME, or NAME with a counter
+ * before its extension if that is taken (never overwriting); across
+ * filesystems copy, fsync, rename, unlink.  The slot directory is then reset
+ * to <slot>.0.  FINAL receives the base name used.  0 or -1 with errno.
+ */
+int spool_deliver(struct spool *sp, int slot, int n, const char *name,
+		  const char *destdir, char *final, size_t finalsz);
+/* Write DESTDIR/FINAL.error with TEXT (never overwriting).  0 or -1. */
+int spool_sidecar(const char *destdir, const char *final, const char *text,
+		  size_t len);
+
+/*
+ * Adopt the next file left by a dead daemon into our slot SLOT.  Returns 1
+ * with NAME and *ATTEMPTS (attempts started before the crash) filled in, 0
+ * when nothing is left, -1 on error (logged; the caller may go on).
+ */
+int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
+		       int *attempts);
+
+/* Collision name N (0: NAME itself): "a.sea" -> "a.1.sea", "x" -> "x.1".
+ * Fits NAME_MAX by shortening the stem.  Pure. */
+int spool_alt_name(const char *name, int n, char *buf, size_t sz);
+
+#endif

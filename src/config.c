@@ -1,0 +1,1325 @@
+/*
+ * config.c - libconfig file -> validated struct sw_config (see config.h).
+ *
+ * Owns: the table of settings, their types, ranges and defaults, the
+ * checks that need the file system (directories, executables, users) and
+ * the checks across drops.  Every problem found is appended to one error
+ * text, "FILE:LINE: SETTING: PROBLEM" per line, so that an operator fixes
+ * the whole file in one go instead of one error per restart.
+ *
+ * Nothing here prints, exits or keeps state between calls: cnf_load() may
+ * run again on SIGHUP while the old config is still in use.
+ *
+ * Also owns the small command-template language ({file} {name} {drop}
+ * {attempt}, "{{" and "}}" for literal braces), so that what cnf_load()
+ * accepts and what cnf_expand() can expand never drift apart.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MS_SECOND INT64_C(1000)
+#define MS_MINUTE (60 * MS_SECOND)
+#define MS_HOUR   (60 * MS_MINUTE)
+#define MS_DAY    (24 * MS_HOUR)
+
+#define MAX_WORKERS   256
+#define MAX_QUEUE     1048576
+#define MAX_NAME      64
+#define MAX_ARGS      64
+#define MAX_ARG_BYTES 4096
+#define MAX_NO_RETRY  64
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* ------------------------------------------------------------------ */
+/* The settings table                                                  */
+/* ------------------------------------------------------------------ */
+
+enum kind {
+	K_INT,       /* int, min..max */
+	K_DURATION,  /* int64_t ms, min..max ms */
+	K_ENUM,      /* int index into words[] */
+	K_USER,      /* char *, an existing user */
+	K_GROUP,     /* char *, an existing group */
+	K_PATTERN,   /* char *, non-empty glob without '/' */
+	K_CODES,     /* int * + count at off_n, each min..max */
+	K_NAME,      /* char *, [A-Za-z0-9_.-]{1,64} */
+	K_DIR,       /* char *, an existing directory, canonical */
+	K_WDIR,      /* K_DIR, and writable */
+	K_COMMAND,   /* char ** + count at off_n */
+	K_DEFAULTS,  /* the defaults group (top level only) */
+	K_DROPS,     /* the drops list (top level only) */
+};
+
+#define F_REQUIRED  0x1  /* must be present */
+#define F_DROP_ONLY 0x2  /* not allowed in defaults */
+#define F_NCPUS     0x4  /* default: online CPUs, clamped to min..max */
+
+struct opt {
+	const char *name;
+	enum kind kind;
+	int64_t min, max;         /* value range (ms for durations) */
+	int64_t def;              /* default of numbers and enums */
+	const char *sdef;         /* default of strings (NULL: none) */
+	size_t off;               /* where it goes in the struct */
+	size_t off_n;             /* K_CODES, K_COMMAND: the element count */
+	unsigned flags;
+	const char *const *words; /* K_ENUM: accepted values, by index */
+};
+
+static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
+static const char *const log_targets[] = { "stderr", "syslog", NULL };
+
+/* Stored through an int *, like the K_INT fields. */
+_Static_assert(sizeof(enum sw_log_level) == sizeof(int), "enum is not int-sized");
+_Static_assert(sizeof(enum sw_log_target) == sizeof(int), "enum is not int-sized");
+
+/* Columns: name, kind, min, max, default, string default, offset,
+ * offset of the element count, flags, words. */
+#define G(field) offsetof(struct sw_config, field)
+#define D(field) offsetof(struct sw_drop, field)
+
+static const struct opt global_opts[] = {
+	{ "workers",        K_INT,      1, MAX_WORKERS, 1, NULL, G(workers), 0, F_NCPUS, NULL },
+	{ "queue_size",     K_INT,      1, MAX_QUEUE, 1024, NULL, G(queue_size), 0, 0, NULL },
+	{ "log_level",      K_ENUM,     0, 0, SW_LOG_INFO, NULL, G(log_level), 0, 0, log_levels },
+	{ "log_target",     K_ENUM,     0, 0, SW_LOG_STDERR, NULL, G(log_target), 0, 0, log_targets },
+	{ "shutdown_grace", K_DURATION, 0, MS_HOUR, 30 * MS_SECOND, NULL, G(shutdown_grace_ms), 0, 0, NULL },
+	{ "user",           K_USER,     0, 0, 0, NULL, G(user), 0, 0, NULL },
+	{ "group",          K_GROUP,    0, 0, 0, NULL, G(group), 0, 0, NULL },
+	{ "defaults",       K_DEFAULTS, 0, 0, 0, NULL, 0, 0, 0, NULL },
+	{ "drops",          K_DROPS,    0, 0, 0, NULL, 0, 0, F_REQUIRED, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct opt drop_opts[] = {
+	{ "name",        K_NAME,     0, 0, 0, NULL, D(name), 0, F_REQUIRED | F_DROP_ONLY, NULL },
+	{ "path",        K_DIR,      0, 0, 0, NULL, D(path), 0, F_REQUIRED | F_DROP_ONLY, NULL },
+	{ "done",        K_WDIR,     0, 0, 0, NULL, D(done), 0, F_REQUIRED | F_DROP_ONLY, NULL },
+	{ "failed",      K_WDIR,     0, 0, 0, NULL, D(failed), 0, F_REQUIRED | F_DROP_ONLY, NULL },
+	{ "command",     K_COMMAND,  0, 0, 0, NULL, D(command), D(argc), F_REQUIRED | F_DROP_ONLY, NULL },
+	{ "pattern",     K_PATTERN,  0, 0, 0, "*.sea", D(pattern), 0, 0, NULL },
+	{ "timeout",     K_DURATION, 10, 7 * MS_DAY, 5 * MS_MINUTE, NULL, D(timeout_ms), 0, 0, NULL },
+	{ "retries",     K_INT,      0, 100, 3, NULL, D(retries), 0, 0, NULL },
+	{ "backoff",     K_DURATION, 0, MS_DAY, 10 * MS_SECOND, NULL, D(backoff_ms), 0, 0, NULL },
+	{ "backoff_max", K_DURATION, 0, 7 * MS_DAY, 10 * MS_MINUTE, NULL, D(backoff_max_ms), 0, 0, NULL },
+	{ "kill_grace",  K_DURATION, 0, MS_HOUR, 5 * MS_SECOND, NULL, D(kill_grace_ms), 0, 0, NULL },
+	{ "no_retry",    K_CODES,    1, 255, 0, NULL, D(no_retry), D(n_no_retry), 0, NULL },
+	{ NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL }
+};
+
+#undef G
+#undef D
+
+#define FIELD(base, o, type) ((type *)(void *)((char *)(base) + (o)))
+
+static const struct opt *opt_find(const struct opt *table, const char *name)
+{
+	for (const struct opt *o = table; o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Error collection                                                    */
+/* ------------------------------------------------------------------ */
+
+struct ctx {
+	const char *file;  /* as given: the FILE of every message */
+	char *dir;         /* its directory: base of relative paths */
+	char *errs;        /* the lines so far */
+	size_t len, cap;
+	int n_errs;
+	int oom;           /* an allocation failed: say so, once */
+};
+
+static void err_append(struct ctx *c, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (c->len + n + 1 > c->cap) {
+		size_t cap = c->cap ? c->cap : 256;
+		char *p;
+
+		while (c->len + n + 1 > cap)
+			cap *= 2;
+		p = realloc(c->errs, cap);
+		if (!p) {
+			c->oom = 1;
+			return;
+		}
+		c->errs = p;
+		c->cap = cap;
+	}
+	memcpy(c->errs + c->len, text, n + 1);
+	c->len += n;
+}
+
+/* Append "FILE:LINE: SETTING: PROBLEM\n"; LINE < 0 and SETTING NULL leave
+ * their parts out (a file that cannot be opened has neither). */
+static void err_vadd(struct ctx *c, const char *file, int line,
+		     const char *setting, const char *fmt, va_list ap)
+{
+	const char *sep = setting ? ": " : "";
+	char *msg = NULL, *all = NULL;
+	int r;
+
+	if (!setting)
+		setting = "";
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		c->oom = 1;
+		return;
+	}
+	if (line >= 0)
+		r = asprintf(&all, "%s:%d: %s%s%s\n", file, line, setting, sep, msg);
+	else
+		r = asprintf(&all, "%s: %s%s%s\n", file, setting, sep, msg);
+	free(msg);
+	if (r < 0) {
+		c->oom = 1;
+		return;
+	}
+	err_append(c, all);
+	free(all);
+	c->n_errs++;
+}
+
+static void err_add(struct ctx *c, const char *file, int line,
+		    const char *setting, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void err_add(struct ctx *c, const char *file, int line,
+		    const char *setting, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vadd(c, file, line, setting, fmt, ap);
+	va_end(ap);
+}
+
+/* The dotted name of S into BUF: "workers", "defaults.timeout",
+ * "drops[1].command[0]".  Returns its length (truncated to fit). */
+static size_t setting_path(const config_setting_t *s, char *buf, size_t sz)
+{
+	const char *name;
+	size_t n;
+	int r;
+
+	if (!s || config_setting_is_root(s)) {
+		buf[0] = '\0';
+		return 0;
+	}
+	n = setting_path(config_setting_parent(s), buf, sz);
+	name = config_setting_name(s);
+	if (name)
+		r = snprintf(buf + n, sz - n, "%s%s", n ? "." : "", name);
+	else
+		r = snprintf(buf + n, sz - n, "[%d]", config_setting_index(s));
+	if (r > 0)
+		n += (size_t)r;
+	return n < sz ? n : sz - 1;
+}
+
+/* The file a setting came from: an @include'd one, or the one given. */
+static const char *setting_file(struct ctx *c, const config_setting_t *s)
+{
+	const char *f = config_setting_source_file(s);
+
+	return f ? f : c->file;
+}
+
+/* The root group has no line of its own: point at the top of the file. */
+static int setting_line(const config_setting_t *s)
+{
+	int line = (int)config_setting_source_line(s);
+
+	return line > 0 ? line : 1;
+}
+
+static void err_at(struct ctx *c, const config_setting_t *s,
+		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void err_at(struct ctx *c, const config_setting_t *s,
+		   const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+
+	setting_path(s, path, sizeof path);
+	va_start(ap, fmt);
+	err_vadd(c, setting_file(c, s), setting_line(s), path, fmt, ap);
+	va_end(ap);
+}
+
+/* KEY is missing from GROUP: report it at the line of GROUP. */
+static void err_missing(struct ctx *c, const config_setting_t *group,
+			const char *key)
+{
+	char path[512];
+	size_t n = setting_path(group, path, sizeof path);
+
+	snprintf(path + n, sizeof path - n, "%s%s", n ? "." : "", key);
+	err_add(c, setting_file(c, group), setting_line(group), path,
+		"required setting is missing");
+}
+
+/* ------------------------------------------------------------------ */
+/* Durations                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Grammar: DIGITS [ "." DIGITS ] [ "ms" | "s" | "m" | "h" ], nothing else:
+ * no sign, no blanks ("5 m" is refused), no exponent, no leading or
+ * trailing dot.  Fractions are exact to 9 digits and the result is rounded
+ * to the nearest millisecond.  Anything that would overflow int64 ms fails.
+ */
+int cnf_parse_duration(const char *text, int64_t *ms)
+{
+	static const struct { const char *suffix; int64_t ms; } units[] = {
+		{ "", MS_SECOND }, { "ms", 1 }, { "s", MS_SECOND },
+		{ "m", MS_MINUTE }, { "h", MS_HOUR },
+	};
+	const char *p = text;
+	int64_t whole = 0, frac = 0, scale = 1, unit = -1, total;
+
+	if (!p || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		int d = *p - '0';
+
+		if (whole > (INT64_MAX - d) / 10)
+			return -1;
+		whole = whole * 10 + d;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (scale < INT64_C(1000000000)) {
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			}
+		}
+	}
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(p, units[i].suffix) == 0)
+			unit = units[i].ms;
+	if (unit < 0 || whole > INT64_MAX / unit)
+		return -1;
+	total = whole * unit;
+	/* frac < 1e9 and unit <= 3.6e6: the product fits easily. */
+	frac = (frac * unit + scale / 2) / scale;
+	if (total > INT64_MAX - frac)
+		return -1;
+	*ms = total + frac;
+	return 0;
+}
+
+/* "30s", "5m", "1500ms", "168h": the largest unit that divides exactly. */
+static const char *fmt_duration(int64_t ms, char *buf, size_t sz)
+{
+	if (ms != 0 && ms % MS_HOUR == 0)
+		snprintf(buf, sz, "%lldh", (long long)(ms / MS_HOUR));
+	else if (ms != 0 && ms % MS_MINUTE == 0)
+		snprintf(buf, sz, "%lldm", (long long)(ms / MS_MINUTE));
+	else if (ms % MS_SECOND == 0)
+		snprintf(buf, sz, "%llds", (long long)(ms / MS_SECOND));
+	else
+		snprintf(buf, sz, "%lldms", (long long)ms);
+	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Command templates                                                   */
+/* ------------------------------------------------------------------ */
+
+enum tok { T_END, T_TEXT, T_FILE, T_NAME, T_DROP, T_ATTEMPT, T_BAD };
+
+static const struct { const char *name; enum tok tok; } placeholders[] = {
+	{ "file", T_FILE }, { "name", T_NAME }, { "drop", T_DROP },
+	{ "attempt", T_ATTEMPT },
+};
+
+/*
+ * Next token of the template at *P, advancing *P.  T_TEXT: literal text
+ * [*S, *S + *N) ("{{" and "}}" yield one brace).  T_BAD: the offending
+ * text [*S, *S + *N), "{...}" or a lone brace, and *P is not advanced.
+ */
+static enum tok tmpl_token(const char **p, const char **s, size_t *n)
+{
+	const char *q = *p;
+
+	*s = q;
+	*n = 0;
+	if (*q == '\0')
+		return T_END;
+	if ((q[0] == '{' && q[1] == '{') || (q[0] == '}' && q[1] == '}')) {
+		*n = 1;
+		*p = q + 2;
+		return T_TEXT;
+	}
+	if (*q == '{') {
+		size_t len = strcspn(q + 1, "{}");
+
+		if (q[1 + len] == '}') {
+			for (size_t i = 0; i < sizeof placeholders / sizeof placeholders[0]; i++) {
+				if (strlen(placeholders[i].name) == len &&
+				    strncmp(q + 1, placeholders[i].name, len) == 0) {
+					*p = q + len + 2;
+					return placeholders[i].tok;
+				}
+			}
+			*n = len + 2;
+		} else {
+			*n = 1;
+		}
+		return T_BAD;
+	}
+	if (*q == '}') {
+		*n = 1;
+		return T_BAD;
+	}
+	*n = strcspn(q, "{}");
+	*p = q + *n;
+	return T_TEXT;
+}
+
+/* The first bad placeholder of TMPL (length in *N), or NULL. */
+static const char *tmpl_bad(const char *tmpl, size_t *n)
+{
+	const char *p = tmpl, *s;
+	enum tok t;
+
+	while ((t = tmpl_token(&p, &s, n)) != T_END)
+		if (t == T_BAD)
+			return s;
+	return NULL;
+}
+
+int cnf_template_ok(const char *tmpl)
+{
+	size_t n;
+
+	return tmpl && !tmpl_bad(tmpl, &n);
+}
+
+int cnf_expand(const char *tmpl, const char *file, const char *name,
+	       const char *drop, int attempt, char *dst, size_t dstsz)
+{
+	const char *p = tmpl, *s;
+	char num[24];
+	size_t n = 0, len = 0;
+	enum tok t;
+
+	if (!tmpl || !dst || dstsz == 0)
+		return -1;
+	snprintf(num, sizeof num, "%d", attempt);
+	while ((t = tmpl_token(&p, &s, &n)) != T_END) {
+		switch (t) {
+		case T_TEXT:                                  break;
+		case T_FILE:    s = file ? file : "";         n = strlen(s); break;
+		case T_NAME:    s = name ? name : "";         n = strlen(s); break;
+		case T_DROP:    s = drop ? drop : "";         n = strlen(s); break;
+		case T_ATTEMPT: s = num;                      n = strlen(s); break;
+		default:        dst[0] = '\0';                return -1;
+		}
+		if (n >= dstsz - len) {
+			dst[0] = '\0';
+			return -1;
+		}
+		memcpy(dst + len, s, n);
+		len += n;
+	}
+	dst[len] = '\0';
+	return len > INT_MAX ? -1 : (int)len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Paths                                                               */
+/* ------------------------------------------------------------------ */
+
+/* PATH made absolute against the config file's directory (malloc'd). */
+static char *path_join(const char *dir, const char *path)
+{
+	char *r;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (asprintf(&r, "%s/%s", dir, path) < 0)
+		return NULL;
+	return r;
+}
+
+static int is_executable_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       access(path, X_OK) == 0;
+}
+
+/* 1 if CHILD is PARENT or below it (both canonical). */
+static int path_inside(const char *child, const char *parent)
+{
+	size_t n = strlen(parent);
+
+	if (strcmp(parent, "/") == 0)
+		return 1;
+	return strncmp(child, parent, n) == 0 && (child[n] == '/' || child[n] == '\0');
+}
+
+/*
+ * command[0] with a '/': relative to the config's directory, with the
+ * directory part canonicalised.  The last component is kept as written,
+ * so a symlink to a multi-call binary (busybox) still runs as the applet
+ * it names.
+ */
+static char *command_by_path(struct ctx *c, const config_setting_t *s,
+			     const char *cmd)
+{
+	char *full = path_join(c->dir, cmd), *slash, *dir, *r = NULL;
+
+	if (!full) {
+		c->oom = 1;
+		return NULL;
+	}
+	slash = strrchr(full, '/');
+	*slash = '\0';
+	dir = realpath(full[0] ? full : "/", NULL);
+	if (!dir)
+		err_at(c, s, "cannot resolve \"%s\": %s", cmd, strerror(errno));
+	else if (asprintf(&r, "%s/%s", strcmp(dir, "/") ? dir : "", slash + 1) < 0)
+		r = NULL, c->oom = 1;
+	free(dir);
+	free(full);
+	if (r && !is_executable_file(r)) {
+		err_at(c, s, "not an executable file: %s", r);
+		free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/*
+ * command[0] without a '/': the first executable file of that name in
+ * $PATH, like execvp(3), except that empty and relative entries are
+ * skipped so the daemon's cwd never counts.
+ */
+static char *command_in_path(struct ctx *c, const config_setting_t *s,
+			     const char *cmd)
+{
+	const char *env = getenv("PATH");
+	char *copy, *save = NULL, *r = NULL;
+
+	if (!env)
+		env = DEFAULT_PATH;
+	if (!(copy = strdup(env))) {
+		c->oom = 1;
+		return NULL;
+	}
+	for (char *d = strtok_r(copy, ":", &save); d && !r; d = strtok_r(NULL, ":", &save)) {
+		if (d[0] != '/')
+			continue;
+		if (asprintf(&r, "%s/%s", d, cmd) < 0) {
+			r = NULL;
+			c->oom = 1;
+			break;
+		}
+		if (!is_executable_file(r)) {
+			free(r);
+			r = NULL;
+		}
+	}
+	free(copy);
+	if (!r && !c->oom)
+		err_at(c, s, "not found in PATH: %s (searched %s)", cmd, env);
+	return r;
+}
+
+/* A directory setting: canonical absolute path, or NULL after an error. */
+static char *resolve_dir(struct ctx *c, const config_setting_t *s,
+			 const char *path, int writable)
+{
+	char *full, *r;
+	struct stat st;
+
+	if (path[0] == '\0') {
+		err_at(c, s, "must not be empty");
+		return NULL;
+	}
+	full = path_join(c->dir, path);
+	if (!full) {
+		c->oom = 1;
+		return NULL;
+	}
+	r = realpath(full, NULL);
+	if (!r) {
+		err_at(c, s, "cannot resolve %s: %s", full, strerror(errno));
+		free(full);
+		return NULL;
+	}
+	free(full);
+	if (stat(r, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		err_at(c, s, "not a directory: %s", r);
+		free(r);
+		return NULL;
+	}
+	if (writable && access(r, W_OK | X_OK) != 0) {
+		err_at(c, s, "not writable: %s (%s)", r, strerror(errno));
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Values                                                              */
+/* ------------------------------------------------------------------ */
+
+static int is_int(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+
+	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+static int get_int(struct ctx *c, const config_setting_t *s,
+		   const struct opt *o, int64_t *v)
+{
+	if (!is_int(s)) {
+		err_at(c, s, "expected an integer");
+		return -1;
+	}
+	*v = config_setting_get_int64(s);
+	if (*v < o->min || *v > o->max) {
+		err_at(c, s, "must be between %lld and %lld (got %lld)",
+		       (long long)o->min, (long long)o->max, (long long)*v);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_duration(struct ctx *c, const config_setting_t *s,
+			const struct opt *o, int64_t *ms)
+{
+	/* Far beyond any maximum, far inside int64 ms. */
+	const int64_t lim_s = INT64_C(1000000000000);
+	char got[64], lo[32], hi[32];
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: {
+		int64_t v = config_setting_get_int64(s);
+
+		if (v > lim_s || v < -lim_s) {
+			snprintf(got, sizeof got, "%llds", (long long)v);
+			goto range;
+		}
+		*ms = v * MS_SECOND;
+		break;
+	}
+	case CONFIG_TYPE_FLOAT: {
+		double v = config_setting_get_float(s);
+
+		/* Written so that NaN fails too. */
+		if (!(v <= (double)lim_s && v >= -(double)lim_s)) {
+			snprintf(got, sizeof got, "%gs", v);
+			goto range;
+		}
+		*ms = (int64_t)(v * 1000.0 + (v < 0 ? -0.5 : 0.5));
+		break;
+	}
+	case CONFIG_TYPE_STRING: {
+		const char *text = config_setting_get_string(s);
+
+		if (cnf_parse_duration(text, ms) != 0) {
+			err_at(c, s, "not a duration: \"%s\" (use seconds, or a string "
+			       "like \"250ms\", \"30s\", \"5m\", \"1h\")", text);
+			return -1;
+		}
+		break;
+	}
+	default:
+		err_at(c, s, "expected a duration (seconds, or a string like \"30s\")");
+		return -1;
+	}
+	if (*ms >= o->min && *ms <= o->max)
+		return 0;
+	if (*ms < 0)
+		snprintf(got, sizeof got, "-%s", fmt_duration(-*ms, lo, sizeof lo));
+	else
+		fmt_duration(*ms, got, sizeof got);
+range:
+	err_at(c, s, "must be between %s and %s (got %s)",
+	       fmt_duration(o->min, lo, sizeof lo),
+	       fmt_duration(o->max, hi, sizeof hi), got);
+	return -1;
+}
+
+static const char *get_string(struct ctx *c, const config_setting_t *s)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		err_at(c, s, "expected a string");
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+static int name_ok(struct ctx *c, const config_setting_t *s, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 1 || n > MAX_NAME) {
+		err_at(c, s, "must be 1 to %d characters long (got %zu)", MAX_NAME, n);
+		return 0;
+	}
+	if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		   "0123456789_.-") != n) {
+		err_at(c, s, "may only contain A-Z a-z 0-9 _ . - (got \"%s\")", v);
+		return 0;
+	}
+	/* They would name a directory's self or parent wherever the drop
+	 * name is used as a file name component. */
+	if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
+		err_at(c, s, "must not be \".\" or \"..\"");
+		return 0;
+	}
+	return 1;
+}
+
+static int pattern_ok(struct ctx *c, const config_setting_t *s, const char *v)
+{
+	if (v[0] == '\0') {
+		err_at(c, s, "must not be empty");
+		return 0;
+	}
+	if (strchr(v, '/')) {
+		err_at(c, s, "must not contain '/' (it matches file names, not paths)");
+		return 0;
+	}
+	return 1;
+}
+
+static int aggregate_ok(const config_setting_t *s)
+{
+	return config_setting_is_array(s) || config_setting_is_list(s);
+}
+
+/* no_retry: every element an int in range; a NULL list when empty. */
+static int get_codes(struct ctx *c, const config_setting_t *s,
+		     const struct opt *o, int **codes, int *n)
+{
+	int len, bad = 0;
+	int *v;
+
+	if (!aggregate_ok(s)) {
+		err_at(c, s, "expected an array or list of integers");
+		return -1;
+	}
+	len = config_setting_length(s);
+	if (len > MAX_NO_RETRY) {
+		err_at(c, s, "at most %d exit codes (got %d)", MAX_NO_RETRY, len);
+		return -1;
+	}
+	if (len == 0) {
+		*codes = NULL;
+		*n = 0;
+		return 0;
+	}
+	v = calloc((size_t)len, sizeof *v);
+	if (!v) {
+		c->oom = 1;
+		return -1;
+	}
+	for (int i = 0; i < len; i++) {
+		int64_t x;
+
+		if (get_int(c, config_setting_get_elem(s, (unsigned)i), o, &x) != 0)
+			bad = 1;
+		else
+			v[i] = (int)x;
+	}
+	if (bad) {
+		free(v);
+		return -1;
+	}
+	*codes = v;
+	*n = len;
+	return 0;
+}
+
+static void free_argv(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **a = argv; *a; a++)
+		free(*a);
+	free(argv);
+}
+
+static int get_command(struct ctx *c, const config_setting_t *s,
+		       char ***argvp, int *argcp)
+{
+	char **argv;
+	int len, bad = 0;
+
+	if (!aggregate_ok(s)) {
+		err_at(c, s, "expected an array or list of strings");
+		return -1;
+	}
+	len = config_setting_length(s);
+	if (len == 0) {
+		err_at(c, s, "must not be empty");
+		return -1;
+	}
+	if (len > MAX_ARGS) {
+		err_at(c, s, "at most %d elements (got %d)", MAX_ARGS, len);
+		return -1;
+	}
+	argv = calloc((size_t)len + 1, sizeof *argv);
+	if (!argv) {
+		c->oom = 1;
+		return -1;
+	}
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = get_string(c, e), *badp;
+		size_t n = 0;
+
+		if (!v) {
+			bad = 1;
+			continue;
+		}
+		if (strlen(v) > MAX_ARG_BYTES) {
+			err_at(c, e, "longer than %d bytes (got %zu)", MAX_ARG_BYTES, strlen(v));
+			bad = 1;
+			continue;
+		}
+		if ((badp = tmpl_bad(v, &n)) != NULL) {
+			err_at(c, e, "unknown placeholder \"%.*s\" (known: {file} {name} "
+			       "{drop} {attempt}; {{ and }} for braces)", (int)n, badp);
+			bad = 1;
+			continue;
+		}
+		if (i > 0) {
+			if (!(argv[i] = strdup(v)))
+				c->oom = 1;
+		} else if (v[0] == '\0') {
+			err_at(c, e, "must not be empty");
+		} else if (strpbrk(v, "{}")) {
+			/* The program must be known now, not per file. */
+			err_at(c, e, "must not contain placeholders or braces");
+		} else {
+			argv[i] = strchr(v, '/') ? command_by_path(c, e, v)
+						  : command_in_path(c, e, v);
+		}
+		if (!argv[i])
+			bad = 1;
+	}
+	if (bad) {
+		/* argv may have holes: free by index. */
+		for (int i = 0; i < len; i++)
+			free(argv[i]);
+		free(argv);
+		return -1;
+	}
+	*argvp = argv;
+	*argcp = len;
+	return 0;
+}
+
+/* Store the string DUP (or note the allocation failure) at O in BASE. */
+static int set_string(struct ctx *c, const struct opt *o, void *base, char *dup)
+{
+	if (!dup) {
+		c->oom = 1;
+		return -1;
+	}
+	free(*FIELD(base, o->off, char *));
+	*FIELD(base, o->off, char *) = dup;
+	return 0;
+}
+
+static int set_enum(struct ctx *c, const config_setting_t *s,
+		    const struct opt *o, void *base)
+{
+	const char *str = get_string(c, s);
+	char list[128] = "";
+
+	if (!str)
+		return -1;
+	for (int i = 0; o->words[i]; i++) {
+		if (strcmp(o->words[i], str) == 0) {
+			*FIELD(base, o->off, int) = i;
+			return 0;
+		}
+	}
+	for (int i = 0; o->words[i]; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+			 i ? ", " : "", o->words[i]);
+	err_at(c, s, "must be one of %s (got \"%s\")", list, str);
+	return -1;
+}
+
+/* Parse setting S as option O into the struct at BASE: 0, or -1 after
+ * reporting the problem (BASE keeps its old value then). */
+static int set_value(struct ctx *c, const config_setting_t *s,
+		     const struct opt *o, void *base)
+{
+	const char *str;
+	int64_t v;
+
+	switch (o->kind) {
+	case K_INT:
+		if (get_int(c, s, o, &v) != 0)
+			return -1;
+		*FIELD(base, o->off, int) = (int)v;
+		return 0;
+	case K_DURATION:
+		if (get_duration(c, s, o, &v) != 0)
+			return -1;
+		*FIELD(base, o->off, int64_t) = v;
+		return 0;
+	case K_ENUM:
+		return set_enum(c, s, o, base);
+	case K_USER:
+	case K_GROUP:
+		if (!(str = get_string(c, s)))
+			return -1;
+		if (o->kind == K_USER ? !getpwnam(str) : !getgrnam(str)) {
+			err_at(c, s, "no such %s: \"%s\"",
+			       o->kind == K_USER ? "user" : "group", str);
+			return -1;
+		}
+		return set_string(c, o, base, strdup(str));
+	case K_PATTERN:
+		if (!(str = get_string(c, s)) || !pattern_ok(c, s, str))
+			return -1;
+		return set_string(c, o, base, strdup(str));
+	case K_NAME:
+		if (!(str = get_string(c, s)) || !name_ok(c, s, str))
+			return -1;
+		return set_string(c, o, base, strdup(str));
+	case K_DIR:
+	case K_WDIR: {
+		char *dir;
+
+		if (!(str = get_string(c, s)))
+			return -1;
+		if (!(dir = resolve_dir(c, s, str, o->kind == K_WDIR)))
+			return -1;
+		return set_string(c, o, base, dir);
+	}
+	case K_CODES: {
+		int *codes, n;
+
+		if (get_codes(c, s, o, &codes, &n) != 0)
+			return -1;
+		free(*FIELD(base, o->off, int *));
+		*FIELD(base, o->off, int *) = codes;
+		*FIELD(base, o->off_n, int) = n;
+		return 0;
+	}
+	case K_COMMAND: {
+		char **argv;
+		int n;
+
+		if (get_command(c, s, &argv, &n) != 0)
+			return -1;
+		free_argv(*FIELD(base, o->off, char **));
+		*FIELD(base, o->off, char **) = argv;
+		*FIELD(base, o->off_n, int) = n;
+		return 0;
+	}
+	case K_DEFAULTS:
+	case K_DROPS:
+		break; /* groups: parsed by the caller */
+	}
+	return 0;
+}
+
+/* Built-in defaults of a table into BASE. */
+static int set_defaults(const struct opt *table, void *base)
+{
+	for (const struct opt *o = table; o->name; o++) {
+		switch (o->kind) {
+		case K_INT:
+		case K_ENUM:
+			*FIELD(base, o->off, int) = (int)o->def;
+			if (o->flags & F_NCPUS) {
+				long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+				*FIELD(base, o->off, int) =
+					n < o->min ? (int)o->min : n > o->max ? (int)o->max : (int)n;
+			}
+			break;
+		case K_DURATION:
+			*FIELD(base, o->off, int64_t) = o->def;
+			break;
+		case K_PATTERN:
+			if (o->sdef && !(*FIELD(base, o->off, char *) = strdup(o->sdef)))
+				return -1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Drops                                                               */
+/* ------------------------------------------------------------------ */
+
+static void drop_free(struct sw_drop *d)
+{
+	free(d->name);
+	free(d->path);
+	free(d->done);
+	free(d->failed);
+	free_argv(d->command);
+	free(d->pattern);
+	free(d->no_retry);
+}
+
+/* A drop starts as a deep copy of the defaults. */
+static int drop_copy(struct sw_drop *dst, const struct sw_drop *src)
+{
+	*dst = *src;
+	dst->name = dst->path = dst->done = dst->failed = NULL;
+	dst->command = NULL;
+	dst->argc = 0;
+	dst->pattern = src->pattern ? strdup(src->pattern) : NULL;
+	dst->no_retry = NULL;
+	if (src->n_no_retry > 0) {
+		dst->no_retry = malloc((size_t)src->n_no_retry * sizeof *dst->no_retry);
+		if (dst->no_retry)
+			memcpy(dst->no_retry, src->no_retry,
+			       (size_t)src->n_no_retry * sizeof *dst->no_retry);
+	}
+	if ((src->pattern && !dst->pattern) || (src->n_no_retry > 0 && !dst->no_retry)) {
+		drop_free(dst);
+		memset(dst, 0, sizeof *dst);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse GROUP's members as drop settings into D.  IN_DEFAULTS refuses the
+ * drop-only ones.  Then check what needs the final values.
+ */
+static void parse_drop_group(struct ctx *c, const config_setting_t *group,
+			     struct sw_drop *d, int in_defaults)
+{
+	int n = config_setting_length(group), bad_backoff = 0;
+	const config_setting_t *b, *bm;
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const struct opt *o = opt_find(drop_opts, config_setting_name(s));
+
+		if (!o)
+			err_at(c, s, opt_find(global_opts, config_setting_name(s))
+			       ? "unknown setting (only allowed at top level)"
+			       : "unknown setting");
+		else if (in_defaults && (o->flags & F_DROP_ONLY))
+			err_at(c, s, "only allowed in a drop");
+		else if (set_value(c, s, o, d) != 0 && o->kind == K_DURATION &&
+			 strncmp(o->name, "backoff", 7) == 0)
+			bad_backoff = 1;
+	}
+	if (!in_defaults)
+		for (const struct opt *o = drop_opts; o->name; o++)
+			if ((o->flags & F_REQUIRED) && !config_setting_get_member(group, o->name))
+				err_missing(c, group, o->name);
+
+	/* Checked where backoff or backoff_max is set: an inconsistency
+	 * inherited from defaults was reported there, once.  Not after a bad
+	 * value: the comparison would be with the value it failed to replace. */
+	b = config_setting_get_member(group, "backoff");
+	bm = config_setting_get_member(group, "backoff_max");
+	if ((b || bm) && !bad_backoff && d->backoff_max_ms < d->backoff_ms) {
+		char x[32], y[32];
+
+		err_at(c, bm ? bm : b, "backoff_max (%s) must not be less than backoff (%s)",
+		       fmt_duration(d->backoff_max_ms, x, sizeof x),
+		       fmt_duration(d->backoff_ms, y, sizeof y));
+	}
+}
+
+/* Checks across drops, once each drop is parsed. */
+static void check_drops(struct ctx *c, const config_setting_t *list,
+			const struct sw_config *cfg)
+{
+	static const char *const outs[] = { "done", "failed" };
+
+	for (int i = 0; i < cfg->n_drops; i++) {
+		const struct sw_drop *d = &cfg->drops[i];
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+
+		if (!config_setting_is_group(g))
+			continue;
+		for (int j = 0; d->name && j < i; j++) {
+			if (cfg->drops[j].name && strcmp(d->name, cfg->drops[j].name) == 0) {
+				err_at(c, config_setting_get_member(g, "name"),
+				       "duplicate drop name \"%s\" (first at line %d)",
+				       d->name, cfg->drops[j].line);
+				break;
+			}
+		}
+		for (int j = 0; d->path && d->pattern && j < i; j++) {
+			const struct sw_drop *e = &cfg->drops[j];
+
+			if (e->path && e->pattern && strcmp(d->path, e->path) == 0 &&
+			    strcmp(d->pattern, e->pattern) == 0) {
+				err_at(c, config_setting_get_member(g, "path"),
+				       "same path and pattern as drop \"%s\" (line %d)",
+				       e->name ? e->name : "?", e->line);
+				break;
+			}
+		}
+		for (int k = 0; k < 2; k++) {
+			const char *out = k == 0 ? d->done : d->failed;
+
+			for (int j = 0; out && j < cfg->n_drops; j++) {
+				const struct sw_drop *e = &cfg->drops[j];
+
+				if (e->path && path_inside(out, e->path)) {
+					err_at(c, config_setting_get_member(g, outs[k]),
+					       "%s is inside the watched directory of drop \"%s\" (%s)",
+					       out, e->name ? e->name : "?", e->path);
+					break;
+				}
+			}
+		}
+	}
+}
+
+static void parse_drops(struct ctx *c, const config_setting_t *list,
+			const struct sw_drop *defs, struct sw_config *cfg)
+{
+	int n;
+
+	if (!config_setting_is_aggregate(list)) {
+		err_at(c, list, "expected a list of groups, like drops = ( { ... } )");
+		return;
+	}
+	n = config_setting_length(list);
+	if (n == 0) {
+		err_at(c, list, "must contain at least one drop");
+		return;
+	}
+	if (!config_setting_is_list(list)) {
+		err_at(c, list, "expected a list of groups, like drops = ( { ... } )");
+		return;
+	}
+	cfg->drops = calloc((size_t)n, sizeof *cfg->drops);
+	if (!cfg->drops) {
+		c->oom = 1;
+		return;
+	}
+	cfg->n_drops = n;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+
+		cfg->drops[i].line = setting_line(g);
+		if (!config_setting_is_group(g)) {
+			err_at(c, g, "expected a group { ... }");
+			continue;
+		}
+		if (drop_copy(&cfg->drops[i], defs) != 0) {
+			c->oom = 1;
+			return;
+		}
+		cfg->drops[i].line = setting_line(g);
+		parse_drop_group(c, g, &cfg->drops[i], 0);
+	}
+	check_drops(c, list, cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Load                                                                */
+/* ------------------------------------------------------------------ */
+
+static char *dir_of(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == file)
+		return strdup("/");
+	return strndup(file, (size_t)(slash - file));
+}
+
+/* Open FILE for libconfig, or report why not.  A directory is refused
+ * here: libconfig 1.5's scanner calls exit() on a read error. */
+static FILE *open_config(struct ctx *c)
+{
+	struct stat st;
+	FILE *fp = fopen(c->file, "r");
+
+	if (!fp) {
+		err_add(c, c->file, -1, NULL, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		err_add(c, c->file, -1, NULL, "cannot open: %s", strerror(EISDIR));
+		fclose(fp);
+		return NULL;
+	}
+	return fp;
+}
+
+static void parse_root(struct ctx *c, const config_setting_t *root,
+		       struct sw_config *cfg)
+{
+	const config_setting_t *defaults = NULL, *drops = NULL;
+	struct sw_drop defs;
+	int n = config_setting_length(root);
+
+	memset(&defs, 0, sizeof defs);
+	if (set_defaults(global_opts, cfg) != 0 || set_defaults(drop_opts, &defs) != 0) {
+		c->oom = 1;
+		drop_free(&defs);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const struct opt *o = opt_find(global_opts, config_setting_name(s));
+
+		if (!o)
+			err_at(c, s, opt_find(drop_opts, config_setting_name(s))
+			       ? "unknown setting (drop settings go in \"defaults\" or a drop)"
+			       : "unknown setting");
+		else if (o->kind == K_DEFAULTS)
+			defaults = s;
+		else if (o->kind == K_DROPS)
+			drops = s;
+		else
+			set_value(c, s, o, cfg);
+	}
+	/* defaults before drops, whatever their order in the file. */
+	if (defaults) {
+		if (!config_setting_is_group(defaults))
+			err_at(c, defaults, "expected a group { ... }");
+		else
+			parse_drop_group(c, defaults, &defs, 1);
+	}
+	if (!drops)
+		err_missing(c, root, "drops");
+	else
+		parse_drops(c, drops, &defs, cfg);
+	drop_free(&defs);
+}
+
+struct sw_config *cnf_load(const char *file, char **errs)
+{
+	struct ctx c;
+	struct sw_config *cfg;
+	config_t lc;
+	FILE *fp;
+
+	memset(&c, 0, sizeof c);
+	c.file = file;
+	*errs = NULL;
+	cfg = calloc(1, sizeof *cfg);
+	c.dir = dir_of(file);
+	if (!cfg || !c.dir || !(cfg->file = strdup(file))) {
+		c.oom = 1;
+		goto out;
+	}
+	fp = open_config(&c);
+	if (!fp)
+		goto out;
+	config_init(&lc);
+	/* No include dir: libconfig 1.5 would prefix it to absolute
+	 * @include paths too. */
+	if (!config_read(&lc, fp)) {
+		/* The file is NULL unless the error is in an @include'd one. */
+		const char *ef = config_error_file(&lc);
+
+		err_add(&c, ef ? ef : file, config_error_line(&lc), "syntax", "%s",
+			config_error_text(&lc));
+	} else {
+		parse_root(&c, config_root_setting(&lc), cfg);
+	}
+	config_destroy(&lc);
+	fclose(fp);
+out:
+	free(c.dir);
+	if (c.oom) {
+		char *line = NULL;
+
+		if (asprintf(&line, "%s: out of memory while loading\n", file) >= 0) {
+			err_append(&c, line);
+			free(line);
+		}
+		c.n_errs++;
+	}
+	if (c.n_errs == 0)
+		return cfg;
+	cnf_free(cfg);
+	*errs = c.errs ? c.errs : strdup("config: out of memory\n");
+	return NULL;
+}
+
+void cnf_free(struct sw_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (int i = 0; i < cfg->n_drops; i++)
+		drop_free(&cfg->drops[i]);
+	free(cfg->drops);
+	free(cfg->user);
+	free(cfg->group);
+	free(cfg->file);
+	free(cfg);
+}
+
+void cnf_summary(const struct sw_config *cfg, FILE *out)
+{
+	char a[32], b[32], e[32], f[32];
+
+	fprintf(out, "config %s: OK, %d drop%s\n", cfg->file, cfg->n_drops,
+		cfg->n_drops == 1 ? "" : "s");
+	fprintf(out, "workers=%d queue_size=%d log_level=%s log_target=%s "
+		"shutdown_grace=%s user=%s group=%s\n",
+		cfg->workers, cfg->queue_size, log_levels[cfg->log_level],
+		log_targets[cfg->log_target],
+		fmt_duration(cfg->shutdown_grace_ms, a, sizeof a),
+		cfg->user ? cfg->user : "-", cfg->group ? cfg->group : "-");
+	for (int i = 0; i < cfg->n_drops; i++) {
+		const struct sw_drop *d = &cfg->drops[i];
+
+		fprintf(out, "drop %s: path=%s pattern=%s done=%s failed=%s command=",
+			d->name, d->path, d->pattern, d->done, d->failed);
+		for (int k = 0; k < d->argc; k++)
+			fprintf(out, "%s%s", k ? " " : "", d->command[k]);
+		fprintf(out, " timeout=%s retries=%d backoff=%s backoff_max=%s "
+			"kill_grace=%s no_retry=",
+			fmt_duration(d->timeout_ms, a, sizeof a), d->retries,
+			fmt_duration(d->backoff_ms, b, sizeof b),
+			fmt_duration(d->backoff_max_ms, e, sizeof e),
+			fmt_duration(d->kill_grace_ms, f, sizeof f));
+		if (d->n_no_retry == 0)
+			fputc('-', out);
+		for (int k = 0; k < d->n_no_retry; k++)
+			fprintf(out, "%s%d", k ? "," : "", d->no_retry[k]);
+		fputc('\n', out);
+	}
+}

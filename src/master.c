@@ -1,0 +1,1235 @@
+/*
+ * master.c - the one loop: it polls the watcher pipe, the workers' sockets
+ * and a signalfd, with a timeout set by the nearest CLOCK_MONOTONIC
+ * deadline (a retry, a worker respawn, the end of the shutdown grace).
+ *
+ * A job occupies a slot from the moment its file is claimed until it is in
+ * done/ or failed/.  Claims stop when the queue holds queue_size jobs or the
+ * slot table is full, so memory is bounded whatever the backlog: the rest
+ * stays in the drop directory, and a scan (kept open across refills, so a
+ * backlog is read once, not once per file) picks it up as room frees.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "policy.h"
+#include "proto.h"
+#include "queue.h"
+#include "spool.h"
+#include "watch.h"
+#include "worker.h"
+
+#define RESPAWN_MIN_MS  1000   /* a worker is restarted at most once a second */
+#define DELIVER_RETRY_MS 5000  /* a move to done/failed that failed is tried again */
+#define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
+
+enum job_state { J_FREE, J_QUEUED, J_RUNNING, J_WAITING, J_DELIVER };
+
+struct cfgref {
+	struct sw_config *cfg;
+	int refs;
+};
+
+struct drop {
+	uint32_t id;
+	struct cfgref *ref;
+	const struct sw_drop *cfg;
+	struct spool sp;
+	int open;          /* sp is usable */
+	int lost;          /* the directory went away */
+	int retiring;      /* gone from the config; ends with its last job */
+	int njobs;
+	DIR *scan;         /* scan pass in progress */
+	int dirty;         /* a scan is needed */
+	struct drop *next;
+};
+
+struct job {
+	enum job_state state;
+	struct drop *drop;
+	char *name;
+	int n;             /* attempts started */
+	int worker;
+	int64_t due;       /* J_WAITING, J_DELIVER */
+	int to_failed;     /* J_DELIVER: where it goes */
+	char *sidecar;     /* J_DELIVER to failed: the text to write */
+	int next_free;
+};
+
+struct worker {
+	pid_t pid;
+	int fd;            /* -1 when not running */
+	int job;           /* slot, -1 when idle */
+	int64_t spawned;
+	int64_t respawn_at;
+};
+
+static struct {
+	struct cfgref *cur;
+	struct master_opts opts;
+	struct drop *drops;
+	uint32_t next_id;
+	struct job *jobs;
+	int cap, free_head;
+	struct queue q;
+	int total, running, waiting;
+	struct worker *w;
+	int nw;
+	int sigfd;
+	int stopping, aborting;
+	int64_t stop_deadline;
+	int64_t next_due;
+	int any_failed;
+	uint64_t rng;
+	char env_path[4200], env_home[1100], env_lang[300];
+	struct {
+		unsigned long long claimed, done, failed, retried, skipped,
+			overflows, worker_restarts, recovered;
+	} c;
+} M;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t rnd32(void)
+{
+	/* xorshift64*: only for retry jitter. */
+	M.rng ^= M.rng >> 12;
+	M.rng ^= M.rng << 25;
+	M.rng ^= M.rng >> 27;
+	return (uint32_t)((M.rng * 2685821657736338717ULL) >> 32);
+}
+
+static const struct sw_config *cfg(void)
+{
+	return M.cur->cfg;
+}
+
+static void unref(struct cfgref *r)
+{
+	if (r && --r->refs == 0) {
+		cnf_free(r->cfg);
+		free(r);
+	}
+}
+
+/* ---- slots ---------------------------------------------------------- */
+
+static int grow_jobs(int cap)
+{
+	struct job *j;
+	int i;
+
+	if (cap <= M.cap)
+		return 0;
+	j = realloc(M.jobs, (size_t)cap * sizeof(*j));
+	if (!j)
+		return -1;
+	M.jobs = j;
+	for (i = cap - 1; i >= M.cap; i--) {
+		memset(&j[i], 0, sizeof(j[i]));
+		j[i].next_free = M.free_head;
+		M.free_head = i;
+	}
+	if (M.q.items ? queue_resize(&M.q, cap) < 0 : queue_init(&M.q, cap) < 0)
+		return -1;
+	M.cap = cap;
+	return 0;
+}
+
+static int capacity(void)
+{
+	return 2 * cfg()->queue_size + cfg()->workers;
+}
+
+/* Room to claim one more file? */
+static int room(void)
+{
+	return queue_len(&M.q) < cfg()->queue_size && M.total < capacity() &&
+	       M.free_head >= 0;
+}
+
+static int slot_alloc(struct drop *d, const char *name)
+{
+	int s = M.free_head;
+	struct job *j;
+
+	if (s < 0)
+		return -1;
+	j = &M.jobs[s];
+	j->name = strdup(name);
+	if (!j->name)
+		return -1;
+	M.free_head = j->next_free;
+	j->state = J_QUEUED;   /* not yet in the queue: set by the caller */
+	j->drop = d;
+	j->n = 0;
+	j->worker = -1;
+	j->sidecar = NULL;
+	d->njobs++;
+	M.total++;
+	return s;
+}
+
+static void drop_destroy(struct drop *d);
+
+static void slot_free(int s)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+
+	free(j->name);
+	free(j->sidecar);
+	memset(j, 0, sizeof(*j));
+	j->state = J_FREE;
+	j->next_free = M.free_head;
+	M.free_head = s;
+	M.total--;
+	if (--d->njobs == 0 && d->retiring)
+		drop_destroy(d);
+}
+
+/* ---- drops ---------------------------------------------------------- */
+
+static void drop_close(struct drop *d)
+{
+	if (d->scan)
+		closedir(d->scan);
+	d->scan = NULL;
+	if (d->open)
+		spool_close(&d->sp);
+	d->open = 0;
+}
+
+static void drop_destroy(struct drop *d)
+{
+	struct drop **p;
+
+	for (p = &M.drops; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	drop_close(d);
+	unref(d->ref);
+	free(d);
+}
+
+static int drop_open(struct drop *d)
+{
+	if (spool_open(&d->sp, d->cfg->path) < 0) {
+		log_err("event=spool-error drop=%s path=%s error=%s", log_q(d->cfg->name),
+			log_q(d->cfg->path), log_q(strerror(errno)));
+		return -1;
+	}
+	d->open = 1;
+	d->dirty = 1;
+	return 0;
+}
+
+static struct drop *drop_new(struct cfgref *ref, const struct sw_drop *dc)
+{
+	struct drop *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->id = ++M.next_id;
+	d->ref = ref;
+	ref->refs++;
+	d->cfg = dc;
+	d->next = M.drops;
+	M.drops = d;
+	return d;
+}
+
+static struct drop *drop_by_id(uint32_t id)
+{
+	struct drop *d;
+
+	for (d = M.drops; d; d = d->next)
+		if (d->id == id)
+			return d;
+	return NULL;
+}
+
+static int drop_usable(const struct drop *d)
+{
+	return d->open && !d->lost && !d->retiring;
+}
+
+/* ---- finishing a job ------------------------------------------------ */
+
+static void sidecar_text(char **out, const struct job *j, const char *status,
+			 const char *tail, size_t tlen)
+{
+	char ts[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t sz = 1024 + 4 * NAME_MAX + tlen;
+	char *s = malloc(sz);
+	int n;
+
+	*out = NULL;
+	if (!s)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(s, sz, "file=%s\ndrop=%s\nattempts=%d\nstatus=%s\ntime=%s\n"
+		     "command=%s\noutput:\n", log_q(j->name), j->drop->cfg->name,
+		     j->n, status, ts, log_q(j->drop->cfg->command[0]));
+	if (n < 0 || (size_t)n >= sz) {
+		free(s);
+		return;
+	}
+	memcpy(s + n, tail, tlen);
+	s[(size_t)n + tlen] = '\0';
+	*out = s;
+}
+
+/* Move the job's file to done/ or failed/; on failure keep the job and try
+ * again later (a full disk must not lose the file). */
+static void deliver(int s)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	const char *dest = j->to_failed ? d->cfg->failed : d->cfg->done;
+	char final[NAME_MAX + 1];
+
+	if (spool_deliver(&d->sp, s, j->n, j->name, dest, final, sizeof(final)) < 0) {
+		log_err("event=move-failed drop=%s file=%s to=%s error=%s retry_ms=%d",
+			d->cfg->name, log_q(j->name), log_q(dest), log_q(strerror(errno)),
+			DELIVER_RETRY_MS);
+		if (errno == ENOENT && !d->open)
+			goto gone;
+		if (j->state != J_DELIVER)
+			M.waiting++;
+		j->state = J_DELIVER;
+		j->due = now_ms() + DELIVER_RETRY_MS;
+		if (j->due < M.next_due)
+			M.next_due = j->due;
+		return;
+	}
+	if (j->to_failed && j->sidecar &&
+	    spool_sidecar(dest, final, j->sidecar, strlen(j->sidecar)) < 0)
+		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
+			log_q(final), log_q(strerror(errno)));
+	if (strcmp(final, j->name))
+		log_info("event=renamed drop=%s file=%s as=%s dir=%s", d->cfg->name,
+			 log_q(j->name), log_q(final), j->to_failed ? "failed" : "done");
+gone:
+	if (j->state == J_DELIVER)
+		M.waiting--;
+	slot_free(s);
+}
+
+static void finish(int s, int to_failed, const char *status, const char *tail,
+		   size_t tlen)
+{
+	struct job *j = &M.jobs[s];
+
+	j->to_failed = to_failed;
+	if (to_failed) {
+		sidecar_text(&j->sidecar, j, status, tail, tlen);
+		M.c.failed++;
+		M.any_failed = 1;
+	} else {
+		M.c.done++;
+	}
+	deliver(s);
+}
+
+static void enqueue(int s)
+{
+	M.jobs[s].state = J_QUEUED;
+	queue_push(&M.q, s);   /* the ring holds every slot: cannot be full */
+}
+
+/* ---- claiming ------------------------------------------------------- */
+
+static int matches(const struct drop *d, const char *name)
+{
+	return name[0] != '.' && fnmatch(d->cfg->pattern, name, FNM_PERIOD) == 0;
+}
+
+static const char *type_name(mode_t m)
+{
+	return S_ISLNK(m) ? "symlink" : S_ISFIFO(m) ? "fifo" : S_ISSOCK(m) ? "socket" :
+	       S_ISCHR(m) ? "char-device" : S_ISBLK(m) ? "block-device" :
+	       S_ISDIR(m) ? "directory" : "not-regular";
+}
+
+/* Claim NAME of drop D.  DTYPE from readdir, or DT_UNKNOWN.  1 if claimed. */
+static int try_claim(struct drop *d, const char *name, unsigned char dtype)
+{
+	struct stat st;
+	int s, r;
+
+	if (!matches(d, name))
+		return 0;
+	if (dtype != DT_REG) {
+		/* Refuse, do not follow: only regular files are processed. */
+		if (fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;
+		if (!S_ISREG(st.st_mode)) {
+			M.c.skipped++;
+			if (S_ISDIR(st.st_mode))
+				log_debug("event=skipped drop=%s file=%s reason=directory",
+					  d->cfg->name, log_q(name));
+			else
+				log_warn("event=skipped drop=%s file=%s reason=%s",
+					 d->cfg->name, log_q(name), type_name(st.st_mode));
+			return 0;
+		}
+	}
+	s = slot_alloc(d, name);
+	if (s < 0)
+		return 0;
+	if (spool_claim(&d->sp, name, s) < 0) {
+		if (errno != ENOENT)
+			log_err("event=claim-failed drop=%s file=%s error=%s", d->cfg->name,
+				log_q(name), log_q(strerror(errno)));
+		slot_free(s);
+		return 0;
+	}
+	M.c.claimed++;
+	r = spool_is_regular(&d->sp, s, 0, name);
+	if (r == 0) {
+		/* Swapped for something else between the check and the claim. */
+		log_warn("event=skipped drop=%s file=%s reason=changed-during-claim",
+			 d->cfg->name, log_q(name));
+		finish(s, 1, "not-regular", "", 0);
+		return 1;
+	}
+	log_debug("event=claimed drop=%s file=%s", d->cfg->name, log_q(name));
+	enqueue(s);
+	return 1;
+}
+
+/* One step of a drop's scan; 1 if a file was claimed, 0 at the end. */
+static int scan_step(struct drop *d)
+{
+	struct dirent *de;
+
+	if (!d->scan) {
+		int fd = openat(d->sp.dropfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0 || !(d->scan = fdopendir(fd))) {
+			log_err("event=scan-failed drop=%s error=%s", d->cfg->name,
+				log_q(strerror(errno)));
+			if (fd >= 0)
+				close(fd);
+			d->dirty = 0;  /* the next event or reload tries again */
+			return 0;
+		}
+		d->dirty = 0;
+	}
+	while ((de = readdir(d->scan)))
+		if (try_claim(d, de->d_name, de->d_type))
+			return 1;
+	closedir(d->scan);
+	d->scan = NULL;
+	return 0;
+}
+
+static int max_attempts(const struct drop *d)
+{
+	return d->cfg->retries + 1;
+}
+
+/* One file left by a dead daemon; 1 if one was adopted. */
+static int recover_step(struct drop *d)
+{
+	char name[NAME_MAX + 1];
+	int s = M.free_head, n, r;
+
+	if (s < 0)
+		return 0;
+	r = spool_recover_next(&d->sp, s, name, sizeof(name), &n);
+	if (r < 0) {
+		log_err("event=recover-failed drop=%s error=%s", d->cfg->name,
+			log_q(strerror(errno)));
+		return 0;
+	}
+	if (r == 0)
+		return 0;
+	s = slot_alloc(d, name);
+	M.jobs[s].n = n;
+	M.c.recovered++;
+	log_info("event=recovered drop=%s file=%s attempts=%d", d->cfg->name, log_q(name), n);
+	if (n >= max_attempts(d)) {
+		/* It was running its last attempt when the daemon died: a file
+		 * that kills the daemon must not loop forever. */
+		log_warn("event=failed drop=%s file=%s attempt=%d status=crashed",
+			 d->cfg->name, log_q(name), n);
+		finish(s, 1, "crashed", "the daemon died during this attempt\n", 36);
+		return 1;
+	}
+	enqueue(s);
+	return 1;
+}
+
+/* Fill free room from recovery, then from scans, drop by drop. */
+static void refill(void)
+{
+	int progress = 1;
+
+	if (M.stopping)
+		return;
+	while (progress && room()) {
+		struct drop *d;
+
+		progress = 0;
+		for (d = M.drops; d && room(); d = d->next) {
+			if (!drop_usable(d))
+				continue;
+			if (!d->sp.rec_done && recover_step(d)) {
+				progress = 1;
+				continue;
+			}
+			if (!d->sp.rec_done)
+				d->sp.rec_done = 1;  /* error: do not spin */
+			if ((d->dirty || d->scan) && scan_step(d))
+				progress = 1;
+			else if (d->dirty)
+				progress = 1;  /* dirtied during the pass: go again */
+		}
+	}
+}
+
+/* ---- workers -------------------------------------------------------- */
+
+static void worker_spawn(int i)
+{
+	struct worker *w = &M.w[i];
+	char uid[16] = "-1", gid[16] = "-1";
+	char *argv[] = { "seawatchd", "--worker", uid, gid, NULL };
+	extern char **environ;
+	sigset_t none;
+	int sv[2];
+	pid_t pid;
+
+	if (cfg()->user) {
+		struct passwd *pw = getpwnam(cfg()->user);
+
+		if (pw) {
+			snprintf(uid, sizeof(uid), "%ld", (long)pw->pw_uid);
+			snprintf(gid, sizeof(gid), "%ld", (long)pw->pw_gid);
+		}
+	}
+	if (cfg()->group) {
+		struct group *gr = getgrnam(cfg()->group);
+
+		if (gr)
+			snprintf(gid, sizeof(gid), "%ld", (long)gr->gr_gid);
+	}
+	w->spawned = now_ms();
+	w->respawn_at = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		goto fail;
+	sigemptyset(&none);
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		goto fail;
+	}
+	if (pid == 0) {
+		/* The master has a second thread: only async-signal-safe
+		 * calls until exec.  Nothing else the master holds (the
+		 * inotify descriptor included) may reach the worker. */
+		if (sv[1] == WORKER_FD)
+			fcntl(WORKER_FD, F_SETFD, 0);
+		else if (dup2(sv[1], WORKER_FD) < 0)
+			_exit(127);
+		if (close_range(WORKER_FD + 1, ~0U, 0) < 0) {
+			int fd;
+
+			for (fd = WORKER_FD + 1; fd < 4096; fd++)
+				close(fd);
+		}
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve("/proc/self/exe", argv, environ);
+		_exit(127);
+	}
+	close(sv[1]);
+	w->pid = pid;
+	w->fd = sv[0];
+	w->job = -1;
+	log_debug("event=worker-started worker=%d pid=%ld", i, (long)pid);
+	return;
+fail:
+	log_err("event=worker-spawn-failed worker=%d error=%s", i, log_q(strerror(errno)));
+	w->respawn_at = now_ms() + RESPAWN_MIN_MS;
+}
+
+static void set_workers(int n)
+{
+	int i, old = M.nw;
+
+	if (n > M.nw) {
+		struct worker *w = realloc(M.w, (size_t)n * sizeof(*w));
+
+		if (!w)
+			return;
+		M.w = w;
+		for (i = old; i < n; i++) {
+			memset(&w[i], 0, sizeof(w[i]));
+			w[i].fd = -1;
+			w[i].job = -1;
+		}
+		M.nw = n;
+		for (i = old; i < n; i++)
+			worker_spawn(i);
+	}
+}
+
+static void on_result(int wi, const struct msg_result *r, size_t len);
+
+/* The worker's socket closed: it died (or exited). */
+static void worker_lost(int i)
+{
+	struct worker *w = &M.w[i];
+
+	close(w->fd);
+	w->fd = -1;
+	if (w->job >= 0) {
+		struct msg_result r;
+
+		memset(&r, 0, sizeof(r));
+		r.job = (uint32_t)w->job;
+		r.kind = M.stopping ? ST_ABORTED : ST_WORKER_DIED;
+		on_result(i, &r, offsetof(struct msg_result, tail));
+	}
+	if (M.stopping || i >= cfg()->workers)
+		return;
+	M.c.worker_restarts++;
+	w->respawn_at = w->spawned + RESPAWN_MIN_MS;
+	if (w->respawn_at < now_ms())
+		w->respawn_at = now_ms();
+	log_warn("event=worker-died worker=%d pid=%ld respawn_in_ms=%lld", i, (long)w->pid,
+		 (long long)(w->respawn_at - now_ms()));
+}
+
+/* ---- dispatching ---------------------------------------------------- */
+
+static size_t put(char *buf, size_t off, const char *s)
+{
+	size_t l = strlen(s) + 1;
+
+	if (off + l > PROTO_MAX)
+		return PROTO_MAX + 1;
+	memcpy(buf + off, s, l);
+	return off + l;
+}
+
+static int start_attempt(int s, int wi)
+{
+	static char buf[PROTO_MAX];
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	const struct sw_drop *dc = d->cfg;
+	struct msg_job *m = (struct msg_job *)buf;
+	char path[PATH_MAX], arg[8192], num[16], label[1200];
+	size_t off = offsetof(struct msg_job, data);
+	int i;
+
+	if (spool_set_attempts(&d->sp, s, j->n, j->n + 1) < 0) {
+		log_err("event=attempt-failed drop=%s file=%s error=%s", dc->name,
+			log_q(j->name), log_q(strerror(errno)));
+		return -1;
+	}
+	j->n++;
+	if (spool_path(&d->sp, dc->path, s, j->n, j->name, path, sizeof(path)) < 0)
+		return -1;
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_JOB;
+	m->job = (uint32_t)s;
+	m->timeout_ms = dc->timeout_ms;
+	m->kill_grace_ms = dc->kill_grace_ms;
+	m->out_log_max = OUT_LOG_MAX;
+	m->log_level = (uint32_t)log_get_level();
+	m->argc = (uint32_t)dc->argc;
+	for (i = 0; i < dc->argc; i++) {
+		if (cnf_expand(dc->command[i], path, j->name, dc->name, j->n, arg,
+			       sizeof(arg)) < 0)
+			return -1;
+		off = put(buf, off, arg);
+	}
+	off = put(buf, off, M.env_path);
+	off = put(buf, off, M.env_home);
+	off = put(buf, off, M.env_lang);
+	snprintf(arg, sizeof(arg), "SEAWATCH_FILE=%s", path);
+	off = put(buf, off, arg);
+	snprintf(arg, sizeof(arg), "SEAWATCH_NAME=%s", j->name);
+	off = put(buf, off, arg);
+	snprintf(arg, sizeof(arg), "SEAWATCH_DROP=%s", dc->name);
+	off = put(buf, off, arg);
+	snprintf(num, sizeof(num), "%d", j->n);
+	snprintf(arg, sizeof(arg), "SEAWATCH_ATTEMPT=%s", num);
+	off = put(buf, off, arg);
+	snprintf(arg, sizeof(arg), "SEAWATCH_MAX_ATTEMPTS=%d", max_attempts(d));
+	off = put(buf, off, arg);
+	m->envc = 8;
+	snprintf(label, sizeof(label), "drop=%s file=%s attempt=%d", dc->name,
+		 log_q(j->name), j->n);
+	off = put(buf, off, label);
+	if (off > PROTO_MAX) {
+		log_err("event=command-too-long drop=%s file=%s", dc->name, log_q(j->name));
+		return -1;
+	}
+	if (send(M.w[wi].fd, buf, off, MSG_NOSIGNAL) < 0) {
+		/* The worker is gone; its EOF will be seen.  Undo. */
+		spool_set_attempts(&d->sp, s, j->n, j->n - 1);
+		j->n--;
+		return 1;
+	}
+	j->state = J_RUNNING;
+	j->worker = wi;
+	M.w[wi].job = s;
+	M.running++;
+	log_debug("event=start drop=%s file=%s attempt=%d worker=%d", dc->name,
+		  log_q(j->name), j->n, wi);
+	return 0;
+}
+
+static void dispatch(void)
+{
+	int wi = 0;
+
+	while (!M.stopping && queue_len(&M.q) > 0) {
+		int s, r;
+
+		while (wi < M.nw && (M.w[wi].fd < 0 || M.w[wi].job >= 0 ||
+				     wi >= cfg()->workers))
+			wi++;
+		if (wi >= M.nw)
+			return;
+		queue_pop(&M.q, &s);
+		r = start_attempt(s, wi);
+		if (r > 0) {
+			/* Put it back at the head's place: next worker. */
+			enqueue(s);
+			wi++;
+		} else if (r < 0) {
+			/* The file could not be set up (its directory went
+			 * away?): leave it where it is for the next start. */
+			slot_free(s);
+		}
+	}
+}
+
+static void on_result(int wi, const struct msg_result *r, size_t len)
+{
+	char status[64];
+	struct job *j;
+	struct drop *d;
+	int s = (int)r->job;
+	size_t tlen = len > offsetof(struct msg_result, tail) ?
+		      len - offsetof(struct msg_result, tail) : 0;
+	enum verdict v;
+
+	if (s < 0 || s >= M.cap || M.w[wi].job != s)
+		return;
+	M.w[wi].job = -1;
+	M.running--;
+	j = &M.jobs[s];
+	d = j->drop;
+	if (tlen > r->tail_len)
+		tlen = r->tail_len;
+	if (r->kind == ST_ABORTED) {
+		/* Stopped by a shutdown: the attempt does not count, and the
+		 * file stays in flight for the next start. */
+		spool_set_attempts(&d->sp, s, j->n, j->n - 1);
+		log_info("event=interrupted drop=%s file=%s attempt=%d", d->cfg->name,
+			 log_q(j->name), j->n);
+		j->n--;
+		j->state = J_FREE;
+		free(j->name);
+		j->name = NULL;
+		/* The slot stays taken: its directory holds the file. */
+		return;
+	}
+	policy_status(r->kind, r->code, status, sizeof(status));
+	v = policy_decide(d->cfg, j->n, r->kind, r->code);
+	if (v == V_RETRY && !M.stopping) {
+		int64_t delay = policy_backoff_ms(d->cfg, j->n, rnd32());
+
+		M.c.retried++;
+		log_info("event=retry drop=%s file=%s attempt=%d status=%s duration_ms=%lld "
+			 "delay_ms=%lld", d->cfg->name, log_q(j->name), j->n, status,
+			 (long long)r->duration_ms, (long long)delay);
+		j->state = J_WAITING;
+		j->due = now_ms() + delay;
+		if (j->due < M.next_due)
+			M.next_due = j->due;
+		M.waiting++;
+		return;
+	}
+	if (v == V_RETRY) {
+		/* Stopping: leave it in flight; the next start retries it. */
+		log_info("event=retry-deferred drop=%s file=%s attempt=%d status=%s",
+			 d->cfg->name, log_q(j->name), j->n, status);
+		j->state = J_FREE;
+		free(j->name);
+		j->name = NULL;
+		return;
+	}
+	log_msg(v == V_DONE ? SW_LOG_INFO : SW_LOG_WARNING,
+		"event=%s drop=%s file=%s attempt=%d status=%s duration_ms=%lld",
+		v == V_DONE ? "done" : "failed", d->cfg->name, log_q(j->name), j->n, status,
+		(long long)r->duration_ms);
+	finish(s, v != V_DONE, status, r->tail, tlen);
+}
+
+static void read_worker(int i)
+{
+	static struct msg_result r;
+	ssize_t n = recv(M.w[i].fd, &r, sizeof(r), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		worker_lost(i);
+		return;
+	}
+	if (n >= (ssize_t)offsetof(struct msg_result, tail) && r.type == MSG_RESULT)
+		on_result(i, &r, (size_t)n);
+}
+
+/* ---- timers --------------------------------------------------------- */
+
+static void run_timers(void)
+{
+	int64_t now = now_ms(), next = INT64_MAX;
+	int i;
+
+	if (M.waiting > 0 && now >= M.next_due) {
+		for (i = 0; i < M.cap; i++) {
+			struct job *j = &M.jobs[i];
+
+			if (j->state != J_WAITING && j->state != J_DELIVER)
+				continue;
+			if (j->due > now) {
+				if (j->due < next)
+					next = j->due;
+				continue;
+			}
+			if (j->state == J_WAITING) {
+				M.waiting--;
+				if (M.stopping) {
+					j->state = J_FREE;  /* stays in flight */
+					continue;
+				}
+				enqueue(i);
+			} else {
+				deliver(i);
+				if (j->state == J_DELIVER && j->due < next)
+					next = j->due;
+			}
+		}
+		M.next_due = next;
+	}
+	for (i = 0; i < M.nw && !M.stopping; i++)
+		if (M.w[i].fd < 0 && i < cfg()->workers && now >= M.w[i].respawn_at)
+			worker_spawn(i);
+}
+
+static int poll_timeout(void)
+{
+	int64_t now = now_ms(), next = INT64_MAX;
+	int i;
+
+	if (M.waiting > 0)
+		next = M.next_due;
+	for (i = 0; i < M.nw && !M.stopping; i++)
+		if (M.w[i].fd < 0 && i < cfg()->workers && M.w[i].respawn_at < next)
+			next = M.w[i].respawn_at;
+	if (M.stopping && !M.aborting && M.stop_deadline < next)
+		next = M.stop_deadline;
+	if (next == INT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now > 60000 ? 60000 : (int)(next - now);
+}
+
+/* ---- signals, reload ------------------------------------------------ */
+
+static void log_counters(void)
+{
+	log_info("event=counters claimed=%llu done=%llu failed=%llu retried=%llu "
+		 "skipped=%llu recovered=%llu overflows=%llu worker_restarts=%llu "
+		 "queued=%d running=%d waiting=%d", M.c.claimed, M.c.done, M.c.failed,
+		 M.c.retried, M.c.skipped, M.c.recovered, M.c.overflows,
+		 M.c.worker_restarts, queue_len(&M.q), M.running, M.waiting);
+}
+
+static void publish_watches(void)
+{
+	struct watch_target t[256];
+	struct drop *d;
+	int n = 0;
+
+	for (d = M.drops; d && n < 256; d = d->next)
+		if (!d->retiring) {
+			t[n].id = d->id;
+			t[n].path = d->cfg->path;
+			n++;
+		}
+	watch_set(t, n);
+}
+
+static void reload(void)
+{
+	char *errs = NULL, *line, *save = NULL;
+	struct sw_config *nc = cnf_load(cfg()->file, &errs);
+	struct cfgref *ref, *old = M.cur;
+	struct drop *d, *next;
+	int i;
+
+	if (!nc) {
+		for (line = strtok_r(errs, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			log_err("event=reload-failed error=%s", log_q(line));
+		log_err("event=reload-failed file=%s keeping=old-config", log_q(cfg()->file));
+		free(errs);
+		return;
+	}
+	ref = calloc(1, sizeof(*ref));
+	if (!ref || grow_jobs(2 * nc->queue_size + nc->workers) < 0) {
+		log_err("event=reload-failed error=out-of-memory");
+		free(ref);
+		cnf_free(nc);
+		return;
+	}
+	ref->cfg = nc;
+	ref->refs = 1;
+	M.cur = ref;
+	log_open(nc->log_target, M.opts.verbose ? SW_LOG_DEBUG : nc->log_level, NULL);
+	/* Keep the drops whose name and directory stay; retire the others. */
+	for (d = M.drops; d; d = next) {
+		next = d->next;
+		if (d->retiring)
+			continue;
+		for (i = 0; i < nc->n_drops; i++)
+			if (!strcmp(nc->drops[i].name, d->cfg->name) &&
+			    !strcmp(nc->drops[i].path, d->cfg->path))
+				break;
+		if (i < nc->n_drops) {
+			unref(d->ref);
+			d->ref = ref;
+			ref->refs++;
+			d->cfg = &nc->drops[i];
+			d->dirty = 1;
+		} else {
+			log_info("event=drop-removed drop=%s", d->cfg->name);
+			d->retiring = 1;
+			if (d->njobs == 0)
+				drop_destroy(d);
+		}
+	}
+	for (i = 0; i < nc->n_drops; i++) {
+		for (d = M.drops; d; d = d->next)
+			if (!d->retiring && d->cfg == &nc->drops[i])
+				break;
+		if (d)
+			continue;
+		d = drop_new(ref, &nc->drops[i]);
+		if (d) {
+			log_info("event=drop-added drop=%s path=%s", nc->drops[i].name,
+				 log_q(nc->drops[i].path));
+			d->lost = drop_open(d) < 0;
+		}
+	}
+	set_workers(nc->workers);
+	unref(old);
+	if (!M.opts.once)
+		publish_watches();
+	log_info("event=reloaded file=%s drops=%d workers=%d", log_q(nc->file),
+		 nc->n_drops, nc->workers);
+}
+
+static void begin_stop(void)
+{
+	if (M.stopping) {
+		M.stop_deadline = now_ms();  /* a second signal: no more grace */
+		return;
+	}
+	M.stopping = 1;
+	M.stop_deadline = now_ms() + cfg()->shutdown_grace_ms;
+	log_info("event=stopping running=%d grace_ms=%lld", M.running,
+		 (long long)cfg()->shutdown_grace_ms);
+}
+
+static void on_signals(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(M.sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			begin_stop();
+			break;
+		case SIGHUP:
+			if (!M.stopping)
+				reload();
+			break;
+		case SIGUSR1:
+			log_counters();
+			break;
+		case SIGCHLD:
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			break;
+		}
+	}
+}
+
+static void on_watch(void)
+{
+	struct watch_msg m;
+	struct drop *d;
+
+	while (watch_next(&m) > 0) {
+		switch (m.type) {
+		case W_FILE:
+			d = drop_by_id(m.id);
+			if (!d || !drop_usable(d) || !matches(d, m.name))
+				break;
+			if (!room() || M.stopping)
+				d->dirty = 1;  /* it stays in the drop; a scan finds it */
+			else
+				try_claim(d, m.name, DT_UNKNOWN);
+			break;
+		case W_OVERFLOW:
+			M.c.overflows++;
+			log_warn("event=overflow action=rescan");
+			for (d = M.drops; d; d = d->next)
+				d->dirty = 1;
+			break;
+		case W_LOST:
+			d = drop_by_id(m.id);
+			if (!d)
+				break;
+			log_err("event=drop-lost drop=%s path=%s", d->cfg->name,
+				log_q(d->cfg->path));
+			d->lost = 1;
+			if (d->scan)
+				closedir(d->scan);
+			d->scan = NULL;
+			break;
+		case W_BACK:
+			d = drop_by_id(m.id);
+			if (!d)
+				break;
+			if (d->lost && d->njobs == 0) {
+				/* A new directory: a fresh spool in it. */
+				drop_close(d);
+				if (drop_open(d) < 0)
+					break;
+				d->lost = 0;
+				log_info("event=drop-back drop=%s path=%s", d->cfg->name,
+					 log_q(d->cfg->path));
+			} else if (d->lost) {
+				break;  /* retried on its next W_BACK */
+			}
+			d->dirty = 1;
+			break;
+		}
+	}
+}
+
+static int once_idle(void)
+{
+	struct drop *d;
+
+	if (M.total > 0)
+		return 0;
+	for (d = M.drops; d; d = d->next)
+		if (drop_usable(d) && (d->dirty || d->scan || !d->sp.rec_done))
+			return 0;
+	return 1;
+}
+
+/* ---- start and stop ------------------------------------------------- */
+
+static void setup_env(void)
+{
+	const char *p = getenv("PATH"), *h = getenv("HOME"), *l = getenv("LANG");
+
+	snprintf(M.env_path, sizeof(M.env_path), "PATH=%s",
+		 p && *p ? p : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	snprintf(M.env_home, sizeof(M.env_home), "HOME=%s", h && *h ? h : "/");
+	snprintf(M.env_lang, sizeof(M.env_lang), "LANG=%s", l && *l ? l : "C");
+}
+
+static void shutdown_workers(void)
+{
+	int64_t until = now_ms() + 3000;
+	int i, alive;
+
+	for (i = 0; i < M.nw; i++)
+		if (M.w[i].fd >= 0) {
+			close(M.w[i].fd);   /* EOF: the worker exits */
+			M.w[i].fd = -1;
+		}
+	do {
+		alive = 0;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		for (i = 0; i < M.nw; i++)
+			if (M.w[i].pid > 0 && kill(M.w[i].pid, 0) == 0 &&
+			    waitpid(M.w[i].pid, NULL, WNOHANG) == 0)
+				alive = 1;
+		if (alive)
+			poll(NULL, 0, 10);
+	} while (alive && now_ms() < until);
+	for (i = 0; i < M.nw; i++)
+		if (M.w[i].pid > 0 && waitpid(M.w[i].pid, NULL, WNOHANG) == 0) {
+			kill(M.w[i].pid, SIGKILL);
+			waitpid(M.w[i].pid, NULL, 0);
+		}
+}
+
+int master_run(struct sw_config *c, const struct master_opts *opts)
+{
+	struct watch_target t[256];
+	struct pollfd *pf = NULL;
+	struct drop *d;
+	sigset_t set;
+	int i, n = 0, bad, rc = 0;
+
+	memset(&M, 0, sizeof(M));
+	M.opts = *opts;
+	M.free_head = -1;
+	M.next_due = INT64_MAX;
+	M.rng = (uint64_t)now_ms() * 6364136223846793005ULL ^ (uint64_t)getpid();
+	M.cur = calloc(1, sizeof(*M.cur));
+	if (!M.cur)
+		return 3;
+	M.cur->cfg = c;
+	M.cur->refs = 1;
+	setup_env();
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
+	/* Blocked before the watcher thread exists, so it inherits the mask
+	 * and every signal reaches the signalfd. */
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	M.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (M.sigfd < 0 || grow_jobs(capacity()) < 0) {
+		log_err("event=start-failed error=%s", log_q(strerror(errno)));
+		return 3;
+	}
+	for (i = c->n_drops - 1; i >= 0; i--) {
+		d = drop_new(M.cur, &c->drops[i]);
+		if (!d || drop_open(d) < 0) {
+			rc = 3;
+			goto out;
+		}
+	}
+	if (!opts->once) {
+		for (d = M.drops; d && n < 256; d = d->next, n++) {
+			t[n].id = d->id;
+			t[n].path = d->cfg->path;
+		}
+		if (watch_start(t, n, &bad) < 0) {
+			log_err("event=watch-failed path=%s error=%s",
+				bad >= 0 ? log_q(t[bad].path) : "-", log_q(strerror(errno)));
+			rc = 3;
+			goto out;
+		}
+	}
+	set_workers(c->workers);
+	log_info("event=ready mode=%s drops=%d workers=%d queue_size=%d version=%s",
+		 opts->once ? "once" : "watch", c->n_drops, c->workers, c->queue_size,
+		 SW_VERSION);
+
+	for (;;) {
+		int nfds = 0, base;
+
+		refill();
+		dispatch();
+		if (M.stopping && M.running == 0)
+			break;
+		if (opts->once && once_idle())
+			break;
+		if (M.stopping && !M.aborting && now_ms() >= M.stop_deadline) {
+			M.aborting = 1;
+			log_info("event=grace-expired running=%d", M.running);
+			for (i = 0; i < M.nw; i++)
+				if (M.w[i].fd >= 0 && M.w[i].job >= 0)
+					kill(M.w[i].pid, SIGTERM);
+		}
+		free(pf);
+		pf = calloc((size_t)M.nw + 2, sizeof(*pf));
+		if (!pf)
+			break;
+		pf[nfds++] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
+		pf[nfds++] = (struct pollfd){ .fd = opts->once ? -1 : watch_fd(), .events = POLLIN };
+		base = nfds;
+		for (i = 0; i < M.nw; i++)
+			pf[nfds++] = (struct pollfd){ .fd = M.w[i].fd, .events = POLLIN };
+		if (poll(pf, (nfds_t)nfds, poll_timeout()) < 0 && errno != EINTR) {
+			log_err("event=poll-failed error=%s", log_q(strerror(errno)));
+			rc = 3;
+			break;
+		}
+		if (pf[0].revents)
+			on_signals();
+		if (pf[1].revents)
+			on_watch();
+		for (i = 0; i < M.nw; i++)
+			if (pf[base + i].revents && M.w[i].fd >= 0)
+				read_worker(i);
+		run_timers();
+	}
+	free(pf);
+	if (M.stopping)
+		log_counters();
+	if (opts->once && rc == 0)
+		rc = M.any_failed ? 1 : 0;
+out:
+	shutdown_workers();
+	if (!opts->once)
+		watch_stop();
+	while (M.drops)
+		drop_destroy(M.drops);
+	for (i = 0; i < M.cap; i++) {
+		free(M.jobs[i].name);
+		free(M.jobs[i].sidecar);
+	}
+	free(M.jobs);
+	free(M.w);
+	queue_free(&M.q);
+	unref(M.cur);
+	close(M.sigfd);
+	log_info("event=stopped status=%d", rc);
+	return rc;
+}

@@ -1,0 +1,512 @@
+/*
+ * spool.c - claim, attempt counter, move to done/failed, sidecars, recovery.
+ *
+ * Every hand-off is a rename: a file is whole in its old place or whole in
+ * its new one.  Names in done/ and failed/ are taken with RENAME_NOREPLACE,
+ * so two daemons (or an operator) racing for a name never overwrite a file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool.h"
+
+#define SEADIR ".seawatch"
+
+static int slotdir(char *buf, size_t sz, int slot, int n)
+{
+	int r = snprintf(buf, sz, "%d.%d", slot, n);
+
+	return r < 0 || (size_t)r >= sz ? -1 : 0;
+}
+
+int spool_open(struct spool *sp, const char *path)
+{
+	struct timespec ts;
+	int saved;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->seafd = sp->workfd = sp->lockfd = sp->rec_lock = -1;
+	sp->dropfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dropfd < 0)
+		return -1;
+	if (mkdirat(sp->dropfd, SEADIR, 0755) < 0 && errno != EEXIST)
+		goto fail;
+	sp->seafd = openat(sp->dropfd, SEADIR,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sp->seafd < 0)
+		goto fail;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(sp->inst, sizeof(sp->inst), "run.%ld.%lx%05lx", (long)getpid(),
+		 (unsigned long)ts.tv_sec, (unsigned long)(ts.tv_nsec / 10000));
+	/* Build it under a dot name and lock it before it gets its run.*
+	 * name, so that no other daemon ever sees an unlocked live run. */
+	{
+		char tmp[80];
+
+		snprintf(tmp, sizeof(tmp), ".%s", sp->inst);
+		if (mkdirat(sp->seafd, tmp, 0755) < 0)
+			goto fail;
+		sp->workfd = openat(sp->seafd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sp->workfd < 0)
+			goto fail;
+		sp->lockfd = openat(sp->workfd, "lock",
+				    O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (sp->lockfd < 0 || flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0)
+			goto fail;
+		if (renameat(sp->seafd, tmp, sp->seafd, sp->inst) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	saved = errno;
+	spool_close(sp);
+	errno = saved;
+	return -1;
+}
+
+static void closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void spool_close(struct spool *sp)
+{
+	if (sp->rec_dir)
+		closedir(sp->rec_dir);
+	if (sp->rec_top)
+		closedir(sp->rec_top);
+	sp->rec_dir = sp->rec_top = NULL;
+	closefd(&sp->rec_lock);
+	if (sp->workfd >= 0 && sp->seafd >= 0) {
+		/* Remove the run directory if nothing is in flight: every slot
+		 * directory must be empty (rmdir fails otherwise). */
+		DIR *d = fdopendir(dup(sp->workfd));
+		struct dirent *de;
+		int busy = 0;
+
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.' || !strcmp(de->d_name, "lock"))
+				continue;
+			if (unlinkat(sp->workfd, de->d_name, AT_REMOVEDIR) < 0)
+				busy = 1;
+		}
+		if (d)
+			closedir(d);
+		if (!busy) {
+			unlinkat(sp->workfd, "lock", 0);
+			unlinkat(sp->seafd, sp->inst, AT_REMOVEDIR);
+		}
+	}
+	closefd(&sp->lockfd);
+	closefd(&sp->workfd);
+	closefd(&sp->seafd);
+	closefd(&sp->dropfd);
+}
+
+int spool_claim(struct spool *sp, const char *name, int slot)
+{
+	char dst[NAME_MAX + 32], dir[24];
+
+	slotdir(dir, sizeof(dir), slot, 0);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	if (renameat(sp->dropfd, name, sp->workfd, dst) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	/* Either the file is gone or the slot directory does not exist yet. */
+	if (mkdirat(sp->workfd, dir, 0755) < 0) {
+		if (errno == EEXIST)
+			errno = ENOENT;
+		return -1;
+	}
+	return renameat(sp->dropfd, name, sp->workfd, dst);
+}
+
+int spool_is_regular(struct spool *sp, int slot, int n, const char *name)
+{
+	char p[NAME_MAX + 32];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%d.%d/%s", slot, n, name);
+	if (fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	return S_ISREG(st.st_mode) ? 1 : 0;
+}
+
+int spool_set_attempts(struct spool *sp, int slot, int from, int to)
+{
+	char a[24], b[24];
+
+	if (from == to)
+		return 0;
+	slotdir(a, sizeof(a), slot, from);
+	slotdir(b, sizeof(b), slot, to);
+	return renameat(sp->workfd, a, sp->workfd, b);
+}
+
+int spool_path(const struct spool *sp, const char *droppath, int slot, int n,
+	       const char *name, char *buf, size_t sz)
+{
+	int r = snprintf(buf, sz, "%s/" SEADIR "/%s/%d.%d/%s", droppath,
+			 sp->inst, slot, n, name);
+
+	return r < 0 || (size_t)r >= sz ? -1 : 0;
+}
+
+int spool_alt_name(const char *name, int n, char *buf, size_t sz)
+{
+	const char *dot = strrchr(name, '.');
+	size_t stem, extlen, max = sz - 1 < NAME_MAX ? sz - 1 : NAME_MAX;
+	char num[16];
+	int nl;
+
+	if (n == 0) {
+		if (strlen(name) > max)
+			return -1;
+		strcpy(buf, name);
+		return 0;
+	}
+	if (!dot || dot == name)
+		dot = name + strlen(name);
+	stem = (size_t)(dot - name);
+	extlen = strlen(dot);
+	nl = snprintf(num, sizeof(num), ".%d", n);
+	if ((size_t)nl + extlen + 1 > max)
+		return -1;
+	if (stem + (size_t)nl + extlen > max)
+		stem = max - (size_t)nl - extlen;
+	memcpy(buf, name, stem);
+	memcpy(buf + stem, num, (size_t)nl);
+	memcpy(buf + stem + (size_t)nl, dot, extlen + 1);
+	return 0;
+}
+
+/* Rename SRC (relative to SRCFD) into DESTDIR without overwriting. */
+static int place_noreplace(int srcfd, const char *src, const char *destdir,
+			   const char *name, char *final, size_t finalsz)
+{
+	char cand[NAME_MAX + 1], path[PATH_MAX];
+	int n, mode = 0;
+
+	for (n = 0; n < 100000; n++) {
+		if (spool_alt_name(name, n, cand, sizeof(cand)) < 0)
+			break;
+		if (snprintf(path, sizeof(path), "%s/%s", destdir, cand) >= (int)sizeof(path))
+			break;
+		if (mode == 0) {
+			if (renameat2(srcfd, src, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+				goto placed;
+			if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP)
+				mode = 1;  /* filesystem without RENAME_NOREPLACE */
+			else if (errno != EEXIST)
+				return -1;
+		}
+		if (mode == 1) {
+			/* link() fails with EEXIST atomically: as safe. */
+			if (linkat(srcfd, src, AT_FDCWD, path, 0) == 0) {
+				unlinkat(srcfd, src, 0);
+				goto placed;
+			}
+			if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP)
+				mode = 2;  /* no hard links either (vfat) */
+			else if (errno != EEXIST)
+				return -1;
+		}
+		if (mode == 2) {
+			/* Last resort: check, then rename.  Racy only against
+			 * another writer of the same directory. */
+			if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+			    errno == ENOENT) {
+				if (renameat(srcfd, src, AT_FDCWD, path) == 0)
+					goto placed;
+				return -1;
+			}
+		}
+	}
+	errno = EEXIST;
+	return -1;
+placed:
+	snprintf(final, finalsz, "%s", cand);
+	return 0;
+}
+
+/* Copy SRC (relative to SRCFD) into a temporary file in DESTDIR; fsync.
+ * TMP receives its base name. */
+static int copy_across(int srcfd, const char *src, const char *destdir,
+		       char *tmp, size_t tmpsz)
+{
+	static unsigned counter;
+	char path[PATH_MAX], buf[65536];
+	int in, out = -1, saved;
+	struct stat st;
+	ssize_t r;
+
+	in = openat(srcfd, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	if (fstat(in, &st) < 0)
+		goto fail;
+	snprintf(tmp, tmpsz, ".seawatch-copy.%ld.%u", (long)getpid(), counter++);
+	snprintf(path, sizeof(path), "%s/%s", destdir, tmp);
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
+	if (out < 0)
+		goto fail;
+	for (;;) {
+		ssize_t w, off = 0;
+
+		r = read(in, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail_unlink;
+		if (r == 0)
+			break;
+		while (off < r) {
+			w = write(out, buf + off, (size_t)(r - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				goto fail_unlink;
+			off += w;
+		}
+	}
+	if (fsync(out) < 0 || close(out) < 0) {
+		out = -1;
+		goto fail_unlink;
+	}
+	close(in);
+	return 0;
+fail_unlink:
+	saved = errno;
+	unlink(path);
+	errno = saved;
+fail:
+	saved = errno;
+	if (out >= 0)
+		close(out);
+	close(in);
+	errno = saved;
+	return -1;
+}
+
+int spool_deliver(struct spool *sp, int slot, int n, const char *name,
+		  const char *destdir, char *final, size_t finalsz)
+{
+	char src[NAME_MAX + 32], tmp[64];
+	int destfd;
+
+	snprintf(src, sizeof(src), "%d.%d/%s", slot, n, name);
+	if (place_noreplace(sp->workfd, src, destdir, name, final, finalsz) < 0) {
+		if (errno != EXDEV)
+			return -1;
+		/* Another filesystem: copy and fsync beside the target, then
+		 * the same no-overwrite rename, then drop the original. */
+		if (copy_across(sp->workfd, src, destdir, tmp, sizeof(tmp)) < 0)
+			return -1;
+		destfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (destfd < 0 ||
+		    place_noreplace(destfd, tmp, destdir, name, final, finalsz) < 0) {
+			int saved = errno;
+
+			if (destfd >= 0) {
+				unlinkat(destfd, tmp, 0);
+				close(destfd);
+			}
+			errno = saved;
+			return -1;
+		}
+		fsync(destfd);
+		close(destfd);
+		if (unlinkat(sp->workfd, src, 0) < 0)
+			log_warn("event=unlink-failed file=%s error=%s", log_q(name),
+				 log_q(strerror(errno)));
+	}
+	if (n != 0)
+		spool_set_attempts(sp, slot, n, 0);
+	return 0;
+}
+
+int spool_sidecar(const char *destdir, const char *final, const char *text,
+		  size_t len)
+{
+	char path[PATH_MAX];
+	int fd = -1, i;
+
+	for (i = 0; i < 100 && fd < 0; i++) {
+		if (i == 0)
+			snprintf(path, sizeof(path), "%s/%s.error", destdir, final);
+		else
+			snprintf(path, sizeof(path), "%s/%s.error.%d", destdir, final, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t w = write(fd, text, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			close(fd);
+			return -1;
+		}
+		text += w;
+		len -= (size_t)w;
+	}
+	return close(fd);
+}
+
+/* Parse "<slot>.<n>"; returns n or -1. */
+static int parse_slotdir(const char *s)
+{
+	char *end;
+	long a, b;
+
+	a = strtol(s, &end, 10);
+	if (end == s || *end != '.' || a < 0)
+		return -1;
+	s = end + 1;
+	b = strtol(s, &end, 10);
+	if (end == s || *end || b < 0 || b > 1000000)
+		return -1;
+	return (int)b;
+}
+
+/* Open the next dead run directory to drain; 0 if one is open, -1 none. */
+static int next_dead_run(struct spool *sp)
+{
+	struct dirent *de;
+
+	if (!sp->rec_top) {
+		int fd = dup(sp->seafd);
+
+		if (fd < 0 || !(sp->rec_top = fdopendir(fd))) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+	}
+	while ((de = readdir(sp->rec_top))) {
+		int rfd, lfd;
+
+		if (strncmp(de->d_name, "run.", 4) || !strcmp(de->d_name, sp->inst) ||
+		    strlen(de->d_name) >= sizeof(sp->rec_name))
+			continue;
+		rfd = openat(sp->seafd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (rfd < 0)
+			continue;
+		lfd = openat(rfd, "lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+			close(lfd);     /* its daemon is alive */
+			close(rfd);
+			continue;
+		}
+		sp->rec_lock = lfd;
+		sp->rec_dir = fdopendir(rfd);
+		if (!sp->rec_dir) {
+			close(rfd);
+			closefd(&sp->rec_lock);
+			continue;
+		}
+		memcpy(sp->rec_name, de->d_name, strlen(de->d_name) + 1);
+		log_info("event=recover run=%s", log_q(sp->rec_name));
+		return 0;
+	}
+	return -1;
+}
+
+static void finish_dead_run(struct spool *sp)
+{
+	int rfd = dirfd(sp->rec_dir);
+
+	unlinkat(rfd, "lock", 0);
+	closedir(sp->rec_dir);
+	sp->rec_dir = NULL;
+	closefd(&sp->rec_lock);
+	unlinkat(sp->seafd, sp->rec_name, AT_REMOVEDIR);
+}
+
+int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
+		       int *attempts)
+{
+	struct dirent *de, *fe;
+
+	if (sp->rec_done)
+		return 0;
+	for (;;) {
+		int n, sfd, rfd;
+		DIR *sd;
+		char mine[24], dst[NAME_MAX + 32];
+
+		if (!sp->rec_dir && next_dead_run(sp) < 0) {
+			sp->rec_done = 1;
+			if (sp->rec_top)
+				closedir(sp->rec_top);
+			sp->rec_top = NULL;
+			return 0;
+		}
+		rfd = dirfd(sp->rec_dir);
+		de = readdir(sp->rec_dir);
+		if (!de) {
+			finish_dead_run(sp);
+			continue;
+		}
+		n = parse_slotdir(de->d_name);
+		if (n < 0)
+			continue;
+		sfd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0 || !(sd = fdopendir(sfd))) {
+			if (sfd >= 0)
+				close(sfd);
+			continue;
+		}
+		while ((fe = readdir(sd)) &&
+		       (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, "..")))
+			;
+		if (!fe || strlen(fe->d_name) >= namesz) {
+			closedir(sd);
+			unlinkat(rfd, de->d_name, AT_REMOVEDIR);
+			continue;
+		}
+		snprintf(name, namesz, "%s", fe->d_name);
+		closedir(sd);
+		/* Our slot directory is <slot>.0 (free slot) or missing. */
+		slotdir(mine, sizeof(mine), slot, n);
+		if (n != 0 && spool_set_attempts(sp, slot, 0, n) < 0) {
+			if (errno != ENOENT || mkdirat(sp->workfd, mine, 0755) < 0)
+				return -1;
+		} else if (n == 0 && mkdirat(sp->workfd, mine, 0755) < 0 && errno != EEXIST) {
+			return -1;
+		}
+		snprintf(dst, sizeof(dst), "%s/%s", mine, name);
+		{
+			char src[NAME_MAX + 32];
+
+			snprintf(src, sizeof(src), "%s/%s", de->d_name, name);
+			if (renameat(rfd, src, sp->workfd, dst) < 0) {
+				int saved = errno;
+
+				spool_set_attempts(sp, slot, n, 0);
+				errno = saved;
+				return -1;
+			}
+		}
+		unlinkat(rfd, de->d_name, AT_REMOVEDIR);
+		*attempts = n;
+		return 1;
+	}
+}

@@ -1,0 +1,319 @@
+/*
+ * watch.c - one thread owns libinotifytools (see watch.h).
+ *
+ * The thread blocks in inotifytools_next_events() with a one-second
+ * timeout; on each wake-up without events it retries directories that are
+ * not watched (gone, or newly configured).  IN_Q_OVERFLOW arrives as an
+ * event with wd == -1: the master answers it with a rescan.  Messages are
+ * fixed-size writes below PIPE_BUF, so they are atomic; if the master is
+ * busy, the thread blocks on the pipe and the kernel queue absorbs the rest
+ * (and, beyond that, overflows into a rescan: nothing is lost).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inotifytools/inotifytools.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "watch.h"
+
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | \
+		    IN_MOVE_SELF | IN_UNMOUNT | IN_ONLYDIR)
+
+struct target {
+	uint32_t id;
+	char *path;     /* with a trailing '/', as the library keys it */
+	int wd;         /* -1 when not watched */
+	int lost;       /* was watched once: say W_BACK when it returns */
+};
+
+static pthread_t thread;
+static int started;
+static int pipefd[2] = { -1, -1 };
+static struct target *targets;  /* owned by the thread once started */
+static int ntargets;
+
+/* A new target set from the master, applied by the thread. */
+static pthread_mutex_t pend_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct target *pending;
+static int npending = -1;
+
+/* Reading side (master): a buffer so partial reads cannot split a message. */
+static char rbuf[sizeof(struct watch_msg) * 32];
+static size_t rlen;
+
+static void send_msg(enum watch_type type, uint32_t id, const char *name,
+		     size_t len)
+{
+	struct watch_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = (uint16_t)type;
+	m.id = id;
+	if (len >= sizeof(m.name))
+		len = sizeof(m.name) - 1;
+	m.len = (uint16_t)len;
+	if (len)
+		memcpy(m.name, name, len);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	while (write(pipefd[1], &m, sizeof(m)) < 0 && errno == EINTR)
+		;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+}
+
+static struct target *copy_targets(const struct watch_target *t, int n)
+{
+	struct target *c = calloc((size_t)(n ? n : 1), sizeof(*c));
+	int i;
+
+	if (!c)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(t[i].path);
+
+		c[i].id = t[i].id;
+		c[i].wd = -1;
+		c[i].path = malloc(l + 2);
+		if (!c[i].path) {
+			while (i--)
+				free(c[i].path);
+			free(c);
+			return NULL;
+		}
+		memcpy(c[i].path, t[i].path, l);
+		if (l == 0 || t[i].path[l - 1] != '/')
+			c[i].path[l++] = '/';
+		c[i].path[l] = '\0';
+	}
+	return c;
+}
+
+static void free_targets(struct target *t, int n)
+{
+	int i;
+
+	for (i = 0; t && i < n; i++)
+		free(t[i].path);
+	free(t);
+}
+
+static int add_watch(struct target *t)
+{
+	if (!inotifytools_watch_file(t->path, WATCH_MASK)) {
+		errno = inotifytools_error();
+		return -1;
+	}
+	t->wd = inotifytools_wd_from_filename(t->path);
+	return t->wd < 0 ? -1 : 0;
+}
+
+/* Thread: adopt a new target set, keeping the watches that stay. */
+static void apply_pending(void)
+{
+	struct target *n;
+	int nn, i, j;
+
+	pthread_mutex_lock(&pend_lock);
+	n = pending;
+	nn = npending;
+	pending = NULL;
+	npending = -1;
+	pthread_mutex_unlock(&pend_lock);
+	if (nn < 0)
+		return;
+	for (i = 0; i < ntargets; i++) {
+		int keep = 0;
+
+		for (j = 0; j < nn; j++) {
+			if (!strcmp(targets[i].path, n[j].path) && n[j].wd < 0) {
+				n[j].wd = targets[i].wd;
+				n[j].lost = targets[i].lost;
+				keep = 1;
+				break;
+			}
+		}
+		if (!keep && targets[i].wd >= 0)
+			inotifytools_remove_watch_by_wd(targets[i].wd);
+	}
+	for (j = 0; j < nn; j++)
+		if (n[j].wd < 0)
+			n[j].lost = 1;  /* new: announce it once watched */
+	free_targets(targets, ntargets);
+	targets = n;
+	ntargets = nn;
+}
+
+static void retry_unwatched(void)
+{
+	int i;
+
+	for (i = 0; i < ntargets; i++) {
+		if (targets[i].wd >= 0 || add_watch(&targets[i]) < 0)
+			continue;
+		if (targets[i].lost)
+			send_msg(W_BACK, targets[i].id, NULL, 0);
+		targets[i].lost = 0;
+	}
+}
+
+static struct target *by_wd(int wd)
+{
+	int i;
+
+	for (i = 0; i < ntargets; i++)
+		if (targets[i].wd == wd)
+			return &targets[i];
+	return NULL;
+}
+
+static void *watch_main(void *arg)
+{
+	(void)arg;
+	/* Cancellable only while blocked in the library's select() or on
+	 * the pipe, never half-way through updating the library's tables. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	for (;;) {
+		struct inotify_event *ev;
+		struct target *t;
+
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		ev = inotifytools_next_events(1, 1);
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+
+		apply_pending();
+		if (!ev) {
+			retry_unwatched();
+			continue;
+		}
+		if (ev->mask & IN_Q_OVERFLOW) {
+			send_msg(W_OVERFLOW, 0, NULL, 0);
+			continue;
+		}
+		t = by_wd(ev->wd);
+		if (!t)
+			continue;
+		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)) {
+			/* A moved directory is still watched under its old
+			 * name: drop that watch and look for the path again. */
+			if ((ev->mask & IN_MOVE_SELF) && !(ev->mask & IN_IGNORED))
+				inotifytools_remove_watch_by_wd(t->wd);
+			if (t->wd >= 0 && !t->lost)
+				send_msg(W_LOST, t->id, NULL, 0);
+			t->wd = -1;
+			t->lost = 1;
+			continue;
+		}
+		if (ev->len && !(ev->mask & IN_ISDIR))
+			send_msg(W_FILE, t->id, ev->name, strnlen(ev->name, ev->len));
+	}
+	return NULL;
+}
+
+int watch_start(const struct watch_target *t, int n, int *bad)
+{
+	int i, e;
+
+	*bad = -1;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	if (!inotifytools_initialize()) {
+		errno = inotifytools_error();
+		return -1;
+	}
+	targets = copy_targets(t, n);
+	if (!targets)
+		return -1;
+	ntargets = n;
+	for (i = 0; i < n; i++) {
+		if (add_watch(&targets[i]) < 0) {
+			*bad = i;
+			return -1;
+		}
+	}
+	e = pthread_create(&thread, NULL, watch_main, NULL);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	started = 1;
+	return 0;
+}
+
+int watch_set(const struct watch_target *t, int n)
+{
+	struct target *c = copy_targets(t, n);
+
+	if (!c)
+		return -1;
+	pthread_mutex_lock(&pend_lock);
+	free_targets(pending, npending);
+	pending = c;
+	npending = n;
+	pthread_mutex_unlock(&pend_lock);
+	return 0;
+}
+
+int watch_fd(void)
+{
+	return pipefd[0];
+}
+
+int watch_next(struct watch_msg *m)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (rlen >= sizeof(*m)) {
+			memcpy(m, rbuf, sizeof(*m));
+			rlen -= sizeof(*m);
+			memmove(rbuf, rbuf + sizeof(*m), rlen);
+			if (m->len >= sizeof(m->name))
+				m->len = sizeof(m->name) - 1;
+			m->name[m->len] = '\0';
+			return 1;
+		}
+		r = read(pipefd[0], rbuf + rlen, sizeof(rbuf) - rlen);
+		if (r > 0) {
+			rlen += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 0 : -1;
+	}
+}
+
+void watch_stop(void)
+{
+	if (started) {
+		/* The thread blocks in select() inside the library, a
+		 * cancellation point. */
+		pthread_cancel(thread);
+		pthread_join(thread, NULL);
+		started = 0;
+	}
+	inotifytools_cleanup();
+	free_targets(targets, ntargets);
+	targets = NULL;
+	ntargets = 0;
+	pthread_mutex_lock(&pend_lock);
+	free_targets(pending, npending);
+	pending = NULL;
+	npending = -1;
+	pthread_mutex_unlock(&pend_lock);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	pipefd[0] = pipefd[1] = -1;
+	rlen = 0;
+}

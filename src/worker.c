@@ -1,0 +1,407 @@
+/*
+ * worker.c - run one command at a time, under the command contract.
+ *
+ * The command gets its own process group, stdin /dev/null, stdout and
+ * stderr on one pipe, a clean environment, and no other descriptor.  A
+ * timeout (or a stop) sends SIGTERM to the whole group, then SIGKILL after
+ * kill_grace.  When the master goes away (its socket closes, or
+ * PR_SET_PDEATHSIG fires), the worker kills the group and exits: no orphan
+ * keeps running a file that the next start will run again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy.h"
+#include "proto.h"
+#include "worker.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define LINE_MAX_LOG 400
+
+static int sigfd = -1;
+static int master_gone;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Output of one job: logged line by line up to a bound, and its tail kept
+ * for the sidecar.  Nothing grows with what the command writes. */
+struct output {
+	const char *label;
+	uint32_t log_max;
+	uint64_t logged, dropped;
+	char line[LINE_MAX_LOG];
+	size_t linelen;
+	char tail[PROTO_TAIL];
+	size_t tailpos;    /* next write position in the ring */
+	int tailfull;
+};
+
+static void out_flush_line(struct output *o)
+{
+	char esc[LINE_MAX_LOG * 4 + 8];
+
+	if (o->linelen == 0)
+		return;
+	if (o->logged + o->linelen <= o->log_max) {
+		log_esc(esc, sizeof(esc), o->line, o->linelen);
+		log_info("event=output %s text=%s", o->label, esc);
+		o->logged += o->linelen;
+	} else {
+		o->dropped += o->linelen;
+	}
+	o->linelen = 0;
+}
+
+static void out_feed(struct output *o, const char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		o->tail[o->tailpos++] = buf[i];
+		if (o->tailpos == sizeof(o->tail)) {
+			o->tailpos = 0;
+			o->tailfull = 1;
+		}
+		if (buf[i] == '\n') {
+			out_flush_line(o);
+			continue;
+		}
+		o->line[o->linelen++] = buf[i];
+		if (o->linelen == sizeof(o->line))
+			out_flush_line(o);
+	}
+}
+
+static size_t out_tail(const struct output *o, char *dst)
+{
+	if (!o->tailfull) {
+		memcpy(dst, o->tail, o->tailpos);
+		return o->tailpos;
+	}
+	memcpy(dst, o->tail + o->tailpos, sizeof(o->tail) - o->tailpos);
+	memcpy(dst + sizeof(o->tail) - o->tailpos, o->tail, o->tailpos);
+	return sizeof(o->tail);
+}
+
+/* Read what the pipe holds now; 0 at EOF, 1 if still open. */
+static int out_read(struct output *o, int fd)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r > 0) {
+			out_feed(o, buf, (size_t)r);
+			continue;
+		}
+		if (r == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 1 : 0;
+	}
+}
+
+/* In the child, between fork and exec: the worker is single-threaded, so
+ * ordinary calls are safe here. */
+static void child_exec(char **argv, char **envp, int outfd, int errfd)
+{
+	sigset_t none;
+	int fd, sig;
+
+	setpgid(0, 0);
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	fd = open("/dev/null", O_RDONLY);
+	if (fd < 0 || dup2(fd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
+		goto fail;
+	/* Everything above 2 closes at exec, the error pipe included. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (fd = 3; fd < max; fd++)
+			if (fd != errfd)
+				close(fd);
+	}
+	execve(argv[0], argv, envp);
+fail:
+	sig = errno;
+	(void)!write(errfd, &sig, sizeof(sig));
+	_exit(127);
+}
+
+static void send_result(uint32_t job, enum st_kind kind, int code,
+			int64_t dur, const struct output *o)
+{
+	struct msg_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = MSG_RESULT;
+	r.job = job;
+	r.kind = kind;
+	r.code = code;
+	r.duration_ms = dur;
+	r.tail_len = o ? (uint32_t)out_tail(o, r.tail) : 0;
+	while (send(WORKER_FD, &r, offsetof(struct msg_result, tail) + r.tail_len,
+		    MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+/* 1 if the master closed its end. */
+static int master_closed(void)
+{
+	char c;
+	ssize_t r = recv(WORKER_FD, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+static void run_job(const struct msg_job *j, size_t len)
+{
+	char *argv[130], *envp[70];
+	const char *p = j->data, *end = (const char *)j + len, *label = "";
+	struct output o;
+	int outp[2], errp[2], status = 0, e, phase = 0, timed_out = 0, aborted = 0;
+	int64_t t0, deadline, kill_at = 0;
+	uint32_t i;
+	pid_t pid;
+	ssize_t r;
+
+	if (j->argc < 1 || j->argc > 128 || j->envc > 64)
+		goto bad;
+	for (i = 0; i < j->argc + j->envc + 1; i++) {
+		const char *z = memchr(p, '\0', (size_t)(end - p));
+
+		if (!z)
+			goto bad;
+		if (i < j->argc)
+			argv[i] = (char *)p;
+		else if (i < j->argc + j->envc)
+			envp[i - j->argc] = (char *)p;
+		else
+			label = p;
+		p = z + 1;
+	}
+	argv[j->argc] = NULL;
+	envp[j->envc] = NULL;
+	log_set_level((enum sw_log_level)j->log_level);
+	memset(&o, 0, sizeof(o));
+	o.label = label;
+	o.log_max = j->out_log_max;
+
+	if (pipe2(outp, O_CLOEXEC) < 0)
+		goto spawn_fail;
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		close(outp[0]);
+		close(outp[1]);
+		goto spawn_fail;
+	}
+	t0 = now_ms();
+	pid = fork();
+	if (pid < 0) {
+		e = errno;
+		close(outp[0]);
+		close(outp[1]);
+		close(errp[0]);
+		close(errp[1]);
+		errno = e;
+		goto spawn_fail;
+	}
+	if (pid == 0)
+		child_exec(argv, envp, outp[1], errp[1]);
+	setpgid(pid, pid);  /* also here: no window where it is in ours */
+	close(outp[1]);
+	close(errp[1]);
+	do
+		r = read(errp[0], &e, sizeof(e));
+	while (r < 0 && errno == EINTR);
+	close(errp[0]);
+	if (r == sizeof(e)) {
+		close(outp[0]);
+		waitpid(pid, NULL, 0);
+		send_result(j->job, ST_EXEC, e, now_ms() - t0, NULL);
+		return;
+	}
+	fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	deadline = t0 + j->timeout_ms;
+	for (;;) {
+		struct pollfd pf[3] = {
+			{ .fd = sigfd, .events = POLLIN },
+			{ .fd = outp[0], .events = POLLIN },
+			{ .fd = master_gone ? -1 : WORKER_FD, .events = POLLIN },
+		};
+		int64_t wake = phase == 0 ? deadline : phase == 1 ? kill_at : now_ms() + 1000;
+		int64_t wait = wake - now_ms();
+		int stop = 0;
+		siginfo_t si;
+
+		if (wait < 0)
+			wait = 0;
+		if (poll(pf, 3, (int)(wait > 60000 ? 60000 : wait)) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents && !out_read(&o, outp[0])) {
+			close(outp[0]);
+			outp[0] = -1;
+		}
+		if (pf[0].revents & POLLIN) {
+			struct signalfd_siginfo ssi;
+
+			while (read(sigfd, &ssi, sizeof(ssi)) == sizeof(ssi))
+				if (ssi.ssi_signo == SIGTERM)
+					stop = 1;
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == pid) {
+				/* The leader is a zombie, so its pid (the group
+				 * id) cannot be reused yet: clear the group. */
+				kill(-pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				break;
+			}
+		}
+		if ((pf[2].revents & (POLLIN | POLLHUP | POLLERR)) && master_closed()) {
+			master_gone = 1;
+			stop = 1;
+		}
+		if (stop && phase == 0) {
+			aborted = 1;
+			kill(-pid, SIGTERM);
+			phase = 1;
+			kill_at = now_ms() + j->kill_grace_ms;
+		}
+		if (phase == 0 && now_ms() >= deadline) {
+			timed_out = 1;
+			kill(-pid, SIGTERM);
+			phase = 1;
+			kill_at = now_ms() + j->kill_grace_ms;
+		} else if (phase == 1 && now_ms() >= kill_at) {
+			kill(-pid, SIGKILL);
+			phase = 2;
+		}
+	}
+	/* Whatever the group wrote before it died is still in the pipe. */
+	if (outp[0] >= 0) {
+		out_read(&o, outp[0]);
+		close(outp[0]);
+	}
+	out_flush_line(&o);
+	if (o.dropped)
+		log_info("event=output-truncated %s dropped_bytes=%llu", label,
+			 (unsigned long long)o.dropped);
+	if (master_gone)
+		return;
+	if (aborted)
+		send_result(j->job, ST_ABORTED, 0, now_ms() - t0, &o);
+	else if (timed_out)
+		send_result(j->job, ST_TIMEOUT, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+			    now_ms() - t0, &o);
+	else if (WIFSIGNALED(status))
+		send_result(j->job, ST_SIGNAL, WTERMSIG(status), now_ms() - t0, &o);
+	else
+		send_result(j->job, ST_EXIT, WEXITSTATUS(status), now_ms() - t0, &o);
+	return;
+spawn_fail:
+	send_result(j->job, ST_SPAWN, errno, 0, NULL);
+	return;
+bad:
+	log_err("event=bad-job-message length=%zu", len);
+	send_result(j->job, ST_SPAWN, EINVAL, 0, NULL);
+}
+
+int worker_main(int argc, char **argv)
+{
+	static char buf[PROTO_MAX];
+	sigset_t set;
+	pid_t parent = getppid();
+
+	/* Ctrl-C at a terminal goes to the whole foreground group: only the
+	 * master decides what a stop means. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigfd < 0)
+		return 1;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent || parent == 1)
+		return 0;
+	fcntl(WORKER_FD, F_SETFD, FD_CLOEXEC);
+	if (argc >= 4) {
+		long uid = strtol(argv[2], NULL, 10), gid = strtol(argv[3], NULL, 10);
+
+		if (gid >= 0 && getuid() == 0 &&
+		    (setgroups(1, &(gid_t){ (gid_t)gid }) < 0 || setgid((gid_t)gid) < 0)) {
+			log_err("event=setgid-failed gid=%ld error=%s", gid, log_q(strerror(errno)));
+			return 1;
+		}
+		if (uid >= 0 && getuid() == 0 && setuid((uid_t)uid) < 0) {
+			log_err("event=setuid-failed uid=%ld error=%s", uid, log_q(strerror(errno)));
+			return 1;
+		}
+	}
+	for (;;) {
+		struct pollfd pf[2] = {
+			{ .fd = WORKER_FD, .events = POLLIN },
+			{ .fd = sigfd, .events = POLLIN },
+		};
+		ssize_t r;
+
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			return 1;
+		if (pf[1].revents) {
+			struct signalfd_siginfo ssi;
+
+			while (read(sigfd, &ssi, sizeof(ssi)) == sizeof(ssi))
+				if (ssi.ssi_signo == SIGTERM)
+					return 0;
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		}
+		if (!pf[0].revents)
+			continue;
+		r = recv(WORKER_FD, buf, sizeof(buf), 0);
+		if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+			return 0;
+		if (r < (ssize_t)sizeof(struct msg_job) ||
+		    ((struct msg_job *)buf)->type != MSG_JOB)
+			continue;
+		run_job((struct msg_job *)buf, (size_t)r);
+		if (master_gone)
+			return 0;
+	}
+}

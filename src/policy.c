@@ -42,7 +42,7 @@ int64_t policy_backoff_ms(const struct sw_drop *d, int attempt, uint32_t rnd)
 		delay = d->backoff_max_ms;
 	/* 0.8 .. 1.2 */
 	jitter = 0.8 + 0.4 * ((double)rnd / (double)UINT32_MAX);
-	delay = (int64_t)((double)delay * jitter);
+	delay = (int64_t)((double)delay * jitter + 0.5);
 	if (delay > d->backoff_max_ms)
 		delay = d->backoff_max_ms;
 	return delay < 0 ? 0 : delay;

@@ -1,0 +1,162 @@
+/* Unit tests: collision names (pure) and the spool on real directories:
+ * claim, attempt counter, no-overwrite delivery, sidecar, recovery. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+struct ncase {
+	const char *name;
+	int n;
+	const char *want;
+};
+
+Test(spool, alt_name_table)
+{
+	static const struct ncase cases[] = {
+		{ "a.sea", 0, "a.sea" },
+		{ "a.sea", 1, "a.1.sea" },
+		{ "a.sea", 12, "a.12.sea" },
+		{ "noext", 1, "noext.1" },
+		{ ".hidden", 1, ".hidden.1" },
+		{ "a.tar.sea", 2, "a.tar.2.sea" },
+		{ "with space.sea", 1, "with space.1.sea" },
+	};
+	char buf[NAME_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(spool_alt_name(cases[i].name, cases[i].n, buf, sizeof(buf)), 0);
+		cr_expect_str_eq(buf, cases[i].want, "case %zu", i);
+	}
+}
+
+Test(spool, alt_name_of_255_byte_name_fits_and_keeps_extension)
+{
+	char name[NAME_MAX + 1], buf[NAME_MAX + 1];
+
+	memset(name, 'x', NAME_MAX);
+	memcpy(name + NAME_MAX - 4, ".sea", 4);
+	name[NAME_MAX] = '\0';
+	cr_assert_eq(spool_alt_name(name, 7, buf, sizeof(buf)), 0);
+	cr_assert_eq(strlen(buf), NAME_MAX);
+	cr_assert_str_eq(buf + NAME_MAX - 6, ".7.sea");
+}
+
+static char root[64];
+static char drop[128], done[128];
+
+static void mk(void)
+{
+	strcpy(root, "/tmp/sw-unit-spool.XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+	snprintf(drop, sizeof(drop), "%s/in", root);
+	snprintf(done, sizeof(done), "%s/done", root);
+	cr_assert_eq(mkdir(drop, 0755), 0);
+	cr_assert_eq(mkdir(done, 0755), 0);
+}
+
+static void rm(void)
+{
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char p[400];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *get(const char *dir, const char *name)
+{
+	static char buf[256];
+	char p[400];
+	FILE *f;
+	size_t n;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "r");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+Test(spool, claim_attempts_deliver_never_overwrites, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	char final[NAME_MAX + 1], path[PATH_MAX];
+
+	cr_assert_eq(spool_open(&sp, drop), 0);
+	put(drop, "a.sea", "new");
+	put(done, "a.sea", "old");
+	put(done, "a.1.sea", "older");
+	cr_assert_eq(spool_claim(&sp, "a.sea", 5), 0);
+	cr_assert_null(get(drop, "a.sea"), "claimed: gone from the drop");
+	cr_assert_eq(spool_claim(&sp, "a.sea", 6), -1, "a second claim fails");
+	cr_assert_eq(errno, ENOENT);
+	cr_assert_eq(spool_is_regular(&sp, 5, 0, "a.sea"), 1);
+	cr_assert_eq(spool_set_attempts(&sp, 5, 0, 1), 0);
+	cr_assert_eq(spool_path(&sp, drop, 5, 1, "a.sea", path, sizeof(path)), 0);
+	cr_assert_str_eq(strrchr(path, '/') + 1, "a.sea", "{file} keeps the base name");
+	cr_assert_str_eq(get("/", path), "new");
+	cr_assert_eq(spool_deliver(&sp, 5, 1, "a.sea", done, final, sizeof(final)), 0);
+	cr_assert_str_eq(final, "a.2.sea");
+	cr_assert_str_eq(get(done, "a.sea"), "old");
+	cr_assert_str_eq(get(done, "a.1.sea"), "older");
+	cr_assert_str_eq(get(done, "a.2.sea"), "new");
+	cr_assert_eq(spool_sidecar(done, final, "why\n", 4), 0);
+	cr_assert_str_eq(get(done, "a.2.sea.error"), "why\n");
+	cr_assert_eq(spool_sidecar(done, final, "again\n", 6), 0);
+	cr_assert_str_eq(get(done, "a.2.sea.error"), "why\n", "sidecar not overwritten");
+	spool_close(&sp);
+}
+
+Test(spool, recovery_adopts_dead_run_with_attempt_count, .init = mk, .fini = rm)
+{
+	struct spool dead, live, next;
+	char name[NAME_MAX + 1];
+	int n = -1;
+
+	cr_assert_eq(spool_open(&dead, drop), 0);
+	put(drop, "x.sea", "x");
+	cr_assert_eq(spool_claim(&dead, "x.sea", 0), 0);
+	cr_assert_eq(spool_set_attempts(&dead, 0, 0, 2), 0);
+	/* A second daemon on the same drop must not adopt a live run. */
+	cr_assert_eq(spool_open(&live, drop), 0);
+	cr_assert_eq(spool_recover_next(&live, 3, name, sizeof(name), &n), 0);
+	spool_close(&live);
+	/* "Crash": release the lock without cleaning up. */
+	close(dead.lockfd);
+	dead.lockfd = -1;
+	cr_assert_eq(spool_open(&next, drop), 0);
+	cr_assert_eq(spool_recover_next(&next, 3, name, sizeof(name), &n), 1);
+	cr_assert_str_eq(name, "x.sea");
+	cr_assert_eq(n, 2, "attempt count survives");
+	cr_assert_eq(spool_is_regular(&next, 3, 2, "x.sea"), 1);
+	cr_assert_eq(spool_recover_next(&next, 4, name, sizeof(name), &n), 0);
+	cr_assert_eq(spool_deliver(&next, 3, 2, "x.sea", done, name, sizeof(name)), 0);
+	cr_assert_str_eq(get(done, "x.sea"), "x");
+	spool_close(&next);
+	dead.workfd = -1;   /* its directory was adopted and removed */
+	spool_close(&dead);
+}

@@ -382,6 +382,29 @@ static const char *type_name(mode_t m)
 	       S_ISDIR(m) ? "directory" : "not-regular";
 }
 
+/*
+ * 1 if someone has NAME open for writing.  The kernel refuses a read lease
+ * on a file that is open for writing anywhere, which is exactly the
+ * question: a scan must not take a file a device is still writing (its
+ * IN_CLOSE_WRITE brings it back).  Where leases are not available (not the
+ * owner and no CAP_LEASE, or a filesystem without them) we cannot tell.
+ */
+static int being_written(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY |
+			O_CLOEXEC);
+	int busy = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
+		busy = errno == EAGAIN;
+	else
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+	close(fd);
+	return busy;
+}
+
 /* Claim NAME of drop D.  DTYPE from readdir, or DT_UNKNOWN.  1 if claimed. */
 static int try_claim(struct drop *d, const char *name, unsigned char dtype)
 {
@@ -404,6 +427,11 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype)
 					 d->cfg->name, log_q(name), type_name(st.st_mode));
 			return 0;
 		}
+	}
+	if (being_written(d->sp.dropfd, name)) {
+		log_debug("event=busy drop=%s file=%s reason=open-for-writing",
+			  d->cfg->name, log_q(name));
+		return 0;
 	}
 	s = slot_alloc(d, name);
 	if (s < 0)

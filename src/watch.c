@@ -18,18 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "watch.h"
 
-#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | \
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | \
 		    IN_MOVE_SELF | IN_UNMOUNT | IN_ONLYDIR)
 
 struct target {
 	uint32_t id;
 	char *path;     /* with a trailing '/', as the library keys it */
 	int wd;         /* -1 when not watched */
+	dev_t dev;      /* the directory watched, to notice a replacement */
+	ino_t ino;
 	int lost;       /* was watched once: say W_BACK when it returns */
 };
 
@@ -105,12 +109,57 @@ static void free_targets(struct target *t, int n)
 
 static int add_watch(struct target *t)
 {
+	struct stat st;
+
 	if (!inotifytools_watch_file(t->path, WATCH_MASK)) {
 		errno = inotifytools_error();
 		return -1;
 	}
 	t->wd = inotifytools_wd_from_filename(t->path);
-	return t->wd < 0 ? -1 : 0;
+	if (t->wd < 0)
+		return -1;
+	if (stat(t->path, &st) == 0) {
+		t->dev = st.st_dev;
+		t->ino = st.st_ino;
+	}
+	return 0;
+}
+
+static void lose(struct target *t)
+{
+	if (t->wd >= 0 && !t->lost)
+		send_msg(W_LOST, t->id, NULL, 0);
+	t->wd = -1;
+	t->lost = 1;
+}
+
+/*
+ * The kernel says IN_DELETE_SELF only when the directory's inode goes away,
+ * and the master holds descriptors on every drop (its spool), so a deleted
+ * drop stays silent.  Once a second, check that each path still names the
+ * directory we watch; if not, drop the watch and look for it again.
+ */
+static void check_paths(void)
+{
+	static struct timespec last;
+	struct timespec now;
+	struct stat st;
+	int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == last.tv_sec)
+		return;
+	last = now;
+	for (i = 0; i < ntargets; i++) {
+		struct target *t = &targets[i];
+
+		if (t->wd < 0)
+			continue;
+		if (stat(t->path, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino)
+			continue;
+		inotifytools_remove_watch_by_wd(t->wd);
+		lose(t);
+	}
 }
 
 /* Thread: adopt a new target set, keeping the watches that stay. */
@@ -134,6 +183,8 @@ static void apply_pending(void)
 			if (!strcmp(targets[i].path, n[j].path) && n[j].wd < 0) {
 				n[j].wd = targets[i].wd;
 				n[j].lost = targets[i].lost;
+				n[j].dev = targets[i].dev;
+				n[j].ino = targets[i].ino;
 				keep = 1;
 				break;
 			}
@@ -172,6 +223,18 @@ static struct target *by_wd(int wd)
 	return NULL;
 }
 
+static int created_special(const struct target *t, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (name[0] == '.' ||
+	    snprintf(p, sizeof(p), "%s%s", t->path, name) >= (int)sizeof(p) ||
+	    lstat(p, &st) < 0)
+		return 0;
+	return !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 static void *watch_main(void *arg)
 {
 	(void)arg;
@@ -187,6 +250,7 @@ static void *watch_main(void *arg)
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 
 		apply_pending();
+		check_paths();
 		if (!ev) {
 			retry_unwatched();
 			continue;
@@ -203,14 +267,18 @@ static void *watch_main(void *arg)
 			 * name: drop that watch and look for the path again. */
 			if ((ev->mask & IN_MOVE_SELF) && !(ev->mask & IN_IGNORED))
 				inotifytools_remove_watch_by_wd(t->wd);
-			if (t->wd >= 0 && !t->lost)
-				send_msg(W_LOST, t->id, NULL, 0);
-			t->wd = -1;
-			t->lost = 1;
+			lose(t);
 			continue;
 		}
-		if (ev->len && !(ev->mask & IN_ISDIR))
-			send_msg(W_FILE, t->id, ev->name, strnlen(ev->name, ev->len));
+		if (!ev->len || (ev->mask & IN_ISDIR))
+			continue;
+		/* A regular file is taken when it is closed or moved in, never
+		 * on creation.  Symlinks, FIFOs, sockets and device nodes only
+		 * ever raise IN_CREATE: pass those on, to be refused with a
+		 * log line. */
+		if ((ev->mask & IN_CREATE) && !created_special(t, ev->name))
+			continue;
+		send_msg(W_FILE, t->id, ev->name, strnlen(ev->name, ev->len));
 	}
 	return NULL;
 }

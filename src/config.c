@@ -107,8 +107,9 @@ static const struct opt global_opts[] = {
 static const struct opt drop_opts[] = {
 	{ "name",        K_NAME,     0, 0, 0, NULL, D(name), 0, F_REQUIRED | F_DROP_ONLY, NULL },
 	{ "path",        K_DIR,      0, 0, 0, NULL, D(path), 0, F_REQUIRED | F_DROP_ONLY, NULL },
-	{ "done",        K_WDIR,     0, 0, 0, NULL, D(done), 0, F_REQUIRED | F_DROP_ONLY, NULL },
-	{ "failed",      K_WDIR,     0, 0, 0, NULL, D(failed), 0, F_REQUIRED | F_DROP_ONLY, NULL },
+	/* SPEC §3: done and failed may be set once in defaults. */
+	{ "done",        K_WDIR,     0, 0, 0, NULL, D(done), 0, F_REQUIRED, NULL },
+	{ "failed",      K_WDIR,     0, 0, 0, NULL, D(failed), 0, F_REQUIRED, NULL },
 	{ "command",     K_COMMAND,  0, 0, 0, NULL, D(command), D(argc), F_REQUIRED | F_DROP_ONLY, NULL },
 	{ "pattern",     K_PATTERN,  0, 0, 0, "*.sea", D(pattern), 0, 0, NULL },
 	{ "timeout",     K_DURATION, 10, 7 * MS_DAY, 5 * MS_MINUTE, NULL, D(timeout_ms), 0, 0, NULL },
@@ -999,7 +1000,9 @@ static void drop_free(struct sw_drop *d)
 static int drop_copy(struct sw_drop *dst, const struct sw_drop *src)
 {
 	*dst = *src;
-	dst->name = dst->path = dst->done = dst->failed = NULL;
+	dst->name = dst->path = NULL;
+	dst->done = src->done ? strdup(src->done) : NULL;
+	dst->failed = src->failed ? strdup(src->failed) : NULL;
 	dst->command = NULL;
 	dst->argc = 0;
 	dst->pattern = src->pattern ? strdup(src->pattern) : NULL;
@@ -1010,7 +1013,8 @@ static int drop_copy(struct sw_drop *dst, const struct sw_drop *src)
 			memcpy(dst->no_retry, src->no_retry,
 			       (size_t)src->n_no_retry * sizeof *dst->no_retry);
 	}
-	if ((src->pattern && !dst->pattern) || (src->n_no_retry > 0 && !dst->no_retry)) {
+	if ((src->pattern && !dst->pattern) || (src->n_no_retry > 0 && !dst->no_retry) ||
+	    (src->done && !dst->done) || (src->failed && !dst->failed)) {
 		drop_free(dst);
 		memset(dst, 0, sizeof *dst);
 		return -1;
@@ -1044,7 +1048,8 @@ static void parse_drop_group(struct ctx *c, const config_setting_t *group,
 	}
 	if (!in_defaults)
 		for (const struct opt *o = drop_opts; o->name; o++)
-			if ((o->flags & F_REQUIRED) && !config_setting_get_member(group, o->name))
+			if ((o->flags & F_REQUIRED) && !config_setting_get_member(group, o->name) &&
+			    !((o->flags & F_DROP_ONLY) == 0 && *(char **)((char *)d + o->off)))
 				err_missing(c, group, o->name);
 
 	/* Checked where backoff or backoff_max is set: an inconsistency
@@ -1099,8 +1104,13 @@ static void check_drops(struct ctx *c, const config_setting_t *list,
 				const struct sw_drop *e = &cfg->drops[j];
 
 				if (e->path && path_inside(out, e->path)) {
-					err_at(c, config_setting_get_member(g, outs[k]),
-					       "%s is inside the watched directory of drop \"%s\" (%s)",
+					const config_setting_t *m =
+						config_setting_get_member(g, outs[k]);
+
+					/* Inherited from defaults: say so, on the drop. */
+					err_at(c, m ? m : g,
+					       "%s%s%s is inside the watched directory of drop \"%s\" (%s)",
+					       m ? "" : outs[k], m ? "" : " (from defaults) ",
 					       out, e->name ? e->name : "?", e->path);
 					break;
 				}

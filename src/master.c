@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 #include "log.h"
 #include "master.h"
@@ -72,6 +73,8 @@ struct job {
 	int64_t due;       /* J_WAITING, J_DELIVER */
 	int to_failed;     /* J_DELIVER: where it goes */
 	char *sidecar;     /* J_DELIVER to failed: the text to write */
+	char status[32];   /* of the last attempt, for the outcome line */
+	int64_t dur;
 	int next_free;
 };
 
@@ -95,6 +98,8 @@ static struct {
 	struct worker *w;
 	int nw;
 	int sigfd;
+	int exefd;         /* our own binary, to start workers from */
+	char exepath[PATH_MAX];
 	int stopping, aborting;
 	int64_t stop_deadline;
 	int64_t next_due;
@@ -340,18 +345,26 @@ static void deliver(int s)
 	if (strcmp(final, j->name))
 		log_info("event=renamed drop=%s file=%s as=%s dir=%s", d->cfg->name,
 			 log_q(j->name), log_q(final), j->to_failed ? "failed" : "done");
+	/* The outcome line comes once the file (and its sidecar) are in
+	 * place, so whoever reacts to it finds them. */
+	log_msg(j->to_failed ? SW_LOG_WARNING : SW_LOG_INFO,
+		"event=%s drop=%s file=%s attempt=%d status=%s duration_ms=%lld",
+		j->to_failed ? "failed" : "done", d->cfg->name, log_q(j->name), j->n,
+		j->status, (long long)j->dur);
 gone:
 	if (j->state == J_DELIVER)
 		M.waiting--;
 	slot_free(s);
 }
 
-static void finish(int s, int to_failed, const char *status, const char *tail,
-		   size_t tlen)
+static void finish(int s, int to_failed, const char *status, int64_t dur,
+		   const char *tail, size_t tlen)
 {
 	struct job *j = &M.jobs[s];
 
 	j->to_failed = to_failed;
+	snprintf(j->status, sizeof(j->status), "%s", status);
+	j->dur = dur;
 	if (to_failed) {
 		sidecar_text(&j->sidecar, j, status, tail, tlen);
 		M.c.failed++;
@@ -449,7 +462,7 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype)
 		/* Swapped for something else between the check and the claim. */
 		log_warn("event=skipped drop=%s file=%s reason=changed-during-claim",
 			 d->cfg->name, log_q(name));
-		finish(s, 1, "not-regular", "", 0);
+		finish(s, 1, "not-regular", 0, "", 0);
 		return 1;
 	}
 	log_debug("event=claimed drop=%s file=%s", d->cfg->name, log_q(name));
@@ -511,9 +524,7 @@ static int recover_step(struct drop *d)
 	if (n >= max_attempts(d)) {
 		/* It was running its last attempt when the daemon died: a file
 		 * that kills the daemon must not loop forever. */
-		log_warn("event=failed drop=%s file=%s attempt=%d status=crashed",
-			 d->cfg->name, log_q(name), n);
-		finish(s, 1, "crashed", "the daemon died during this attempt\n", 36);
+		finish(s, 1, "crashed", 0, "the daemon died during this attempt\n", 36);
 		return 1;
 	}
 	enqueue(s);
@@ -593,14 +604,17 @@ static void worker_spawn(int i)
 			fcntl(WORKER_FD, F_SETFD, 0);
 		else if (dup2(sv[1], WORKER_FD) < 0)
 			_exit(127);
-		if (close_range(WORKER_FD + 1, ~0U, 0) < 0) {
+		if (close_range(WORKER_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
 			int fd;
 
 			for (fd = WORKER_FD + 1; fd < 4096; fd++)
-				close(fd);
+				if (fd != M.exefd)
+					close(fd);
 		}
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execve("/proc/self/exe", argv, environ);
+		fexecve(M.exefd, argv, environ);
+		/* valgrind refuses execveat(): its path, read at start. */
+		execve(M.exepath, argv, environ);
 		_exit(127);
 	}
 	close(sv[1]);
@@ -826,11 +840,7 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 		j->name = NULL;
 		return;
 	}
-	log_msg(v == V_DONE ? SW_LOG_INFO : SW_LOG_WARNING,
-		"event=%s drop=%s file=%s attempt=%d status=%s duration_ms=%lld",
-		v == V_DONE ? "done" : "failed", d->cfg->name, log_q(j->name), j->n, status,
-		(long long)r->duration_ms);
-	finish(s, v != V_DONE, status, r->tail, tlen);
+	finish(s, v != V_DONE, status, r->duration_ms, r->tail, tlen);
 }
 
 static void read_worker(int i)
@@ -1159,6 +1169,15 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		return 3;
 	M.cur->cfg = c;
 	M.cur->refs = 1;
+	/* The binary we run, held open: workers start from this very file
+	 * even if a package upgrade replaces it on disk meanwhile. */
+	M.exefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	i = (int)readlink("/proc/self/exe", M.exepath, sizeof(M.exepath) - 1);
+	M.exepath[i > 0 ? i : 0] = '\0';
+	if (M.exefd < 0 || i <= 0) {
+		log_err("event=start-failed error=%s", log_q(strerror(errno)));
+		return 3;
+	}
 	setup_env();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -1258,6 +1277,7 @@ out:
 	queue_free(&M.q);
 	unref(M.cur);
 	close(M.sigfd);
+	close(M.exefd);
 	log_info("event=stopped status=%d", rc);
 	return rc;
 }

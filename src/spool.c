@@ -340,33 +340,55 @@ int spool_deliver(struct spool *sp, int slot, int n, const char *name,
 int spool_sidecar(const char *destdir, const char *final, const char *text,
 		  size_t len)
 {
-	char path[PATH_MAX];
-	int fd = -1, i;
+	static unsigned counter;
+	char tmp[64], base[NAME_MAX + 1], final2[NAME_MAX + 1];
+	size_t fl = strlen(final);
+	int fd, dfd, saved;
 
-	for (i = 0; i < 100 && fd < 0; i++) {
-		if (i == 0)
-			snprintf(path, sizeof(path), "%s/%s.error", destdir, final);
-		else
-			snprintf(path, sizeof(path), "%s/%s.error.%d", destdir, final, i);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd < 0 && errno != EEXIST)
-			return -1;
-	}
-	if (fd < 0)
+	/* FINAL.error, with FINAL shortened if that would pass NAME_MAX (the
+	 * sidecar's file= line names the file in full). */
+	if (fl > NAME_MAX - 6)
+		fl = NAME_MAX - 6;
+	memcpy(base, final, fl);
+	memcpy(base + fl, ".error", 7);
+	dfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -1;
+	/* Written aside and renamed in: nobody ever reads half a sidecar. */
+	snprintf(tmp, sizeof(tmp), ".seawatch-sidecar.%ld.%u", (long)getpid(), counter++);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto fail;
 	while (len > 0) {
 		ssize_t w = write(fd, text, len);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0) {
-			close(fd);
-			return -1;
-		}
+		if (w < 0)
+			goto fail_unlink;
 		text += w;
 		len -= (size_t)w;
 	}
-	return close(fd);
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		goto fail_unlink;
+	}
+	fd = -1;
+	if (place_noreplace(dfd, tmp, destdir, base, final2, sizeof(final2)) < 0)
+		goto fail_unlink;
+	close(dfd);
+	return 0;
+fail_unlink:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, tmp, 0);
+	errno = saved;
+fail:
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return -1;
 }
 
 /* Parse "<slot>.<n>"; returns n or -1. */

@@ -14,6 +14,7 @@
 #include <inotifytools/inotifytools.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct target {
 
 static pthread_t thread;
 static int started;
+static volatile sig_atomic_t stop_requested;
 static int pipefd[2] = { -1, -1 };
 static struct target *targets;  /* owned by the thread once started */
 static int ntargets;
@@ -65,10 +67,8 @@ static void send_msg(enum watch_type type, uint32_t id, const char *name,
 	m.len = (uint16_t)len;
 	if (len)
 		memcpy(m.name, name, len);
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-	while (write(pipefd[1], &m, sizeof(m)) < 0 && errno == EINTR)
+	while (write(pipefd[1], &m, sizeof(m)) < 0 && errno == EINTR && !stop_requested)
 		;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 }
 
 static struct target *copy_targets(const struct watch_target *t, int n)
@@ -223,6 +223,11 @@ static struct target *by_wd(int wd)
 	return NULL;
 }
 
+static void on_wake(int sig)
+{
+	(void)sig;  /* only to interrupt select(): stop_requested says why */
+}
+
 static int created_special(const struct target *t, const char *name)
 {
 	char p[PATH_MAX];
@@ -237,17 +242,21 @@ static int created_special(const struct target *t, const char *name)
 
 static void *watch_main(void *arg)
 {
+	sigset_t wake;
+
 	(void)arg;
-	/* Cancellable only while blocked in the library's select() or on
-	 * the pipe, never half-way through updating the library's tables. */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	for (;;) {
+	/* The master blocks every signal before starting us; SIGUSR2 alone is
+	 * let through here, so that watch_stop() can break our select(). */
+	sigemptyset(&wake);
+	sigaddset(&wake, SIGUSR2);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+	while (!stop_requested) {
 		struct inotify_event *ev;
 		struct target *t;
 
-		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
 		ev = inotifytools_next_events(1, 1);
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		if (stop_requested)
+			break;
 
 		apply_pending();
 		check_paths();
@@ -305,6 +314,15 @@ int watch_start(const struct watch_target *t, int n, int *bad)
 			return -1;
 		}
 	}
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_wake;  /* no SA_RESTART: select() returns EINTR */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR2, &sa, NULL);
+	}
+	stop_requested = 0;
 	e = pthread_create(&thread, NULL, watch_main, NULL);
 	if (e) {
 		errno = e;
@@ -363,9 +381,17 @@ int watch_next(struct watch_msg *m)
 void watch_stop(void)
 {
 	if (started) {
-		/* The thread blocks in select() inside the library, a
-		 * cancellation point. */
-		pthread_cancel(thread);
+		/* The thread blocks in select() inside the library (or on a
+		 * full pipe): a signal breaks it out; if it lands just before
+		 * the select(), the one-second timeout does. */
+		stop_requested = 1;
+		pthread_kill(thread, SIGUSR2);
+		if (pipefd[0] >= 0) {
+			char drain[4096];
+
+			while (read(pipefd[0], drain, sizeof(drain)) > 0)
+				;
+		}
 		pthread_join(thread, NULL);
 		started = 0;
 	}

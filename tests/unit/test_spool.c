@@ -160,3 +160,25 @@ Test(spool, recovery_adopts_dead_run_with_attempt_count, .init = mk, .fini = rm)
 	dead.workfd = -1;   /* its directory was adopted and removed */
 	spool_close(&dead);
 }
+
+Test(spool, sidecar_of_255_byte_name_fits, .init = mk, .fini = rm)
+{
+	char name[NAME_MAX + 1], side[NAME_MAX + 1];
+
+	memset(name, 'y', NAME_MAX);
+	name[NAME_MAX] = '\0';
+	cr_assert_eq(spool_sidecar(done, name, "long\n", 5), 0);
+	memcpy(side, name, NAME_MAX - 6);
+	memcpy(side + NAME_MAX - 6, ".error", 7);
+	cr_assert_str_eq(get(done, side), "long\n");
+}
+
+Test(spool, sidecar_leaves_no_temporary_behind, .init = mk, .fini = rm)
+{
+	char cmd[300];
+
+	cr_assert_eq(spool_sidecar(done, "z.sea", "x\n", 2), 0);
+	snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", done);
+	cr_assert_eq(system(cmd), 0, "only z.sea.error in done/");
+	cr_assert_str_eq(get(done, "z.sea.error"), "x\n");
+}

@@ -234,6 +234,46 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
+/* Under `make asan` / `make valgrind`, a report in the daemon's log fails
+ * the test even when the daemon was killed rather than left to exit. */
+static void check_sanitizers(struct h_env *e)
+{
+	static const char *const sanitizer_marks[] = {
+		"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+	};
+	char *text = h_slurp(e->log), *p;
+	size_t i;
+	int bad = 0;
+
+	if (!text)
+		return;
+	for (i = 0; i < sizeof(sanitizer_marks) / sizeof(sanitizer_marks[0]); i++)
+		if ((p = strstr(text, sanitizer_marks[i]))) {
+			cr_log_error("sanitizer report in the daemon log: %.2000s", p);
+			bad = 1;
+		}
+	if (getenv("SEAWATCH_WRAP"))
+		for (p = text; (p = strstr(p, "==")); p++) {
+			char *q = p + 2;
+
+			while (*q >= '0' && *q <= '9')
+				q++;
+			if (q > p + 2 && q[0] == '=' && q[1] == '=' && (p == text || p[-1] == '\n')) {
+				cr_log_error("valgrind report in the daemon log: %.2000s", p);
+				bad = 1;
+				break;
+			}
+		}
+	free(text);
+	/* An assertion in a fini does not fail a Criterion test; an exit
+	 * does fail the run (the binary exits non-zero, and the report is
+	 * above).  Keep the tree for a post-mortem. */
+	if (bad) {
+		fprintf(stderr, "harness: keeping %s for inspection\n", e->root);
+		exit(1);
+	}
+}
+
 void h_teardown(struct h_env *e)
 {
 	pid_t mygrp = getpgrp();
@@ -260,6 +300,7 @@ void h_teardown(struct h_env *e)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	forget_mark(e);
+	check_sanitizers(e);
 	if (getenv("SEAWATCH_KEEP")) {
 		fprintf(stderr, "harness: keeping %s\n", e->root);
 	} else {

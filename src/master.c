@@ -628,9 +628,28 @@ fail:
 	w->respawn_at = now_ms() + RESPAWN_MIN_MS;
 }
 
+/* Workers beyond the configured count (after a reload) leave once idle:
+ * closing their socket makes them exit. */
+static void retire_extra_workers(void)
+{
+	int i;
+
+	for (i = cfg()->workers; i < M.nw; i++)
+		if (M.w[i].fd >= 0 && M.w[i].job < 0) {
+			close(M.w[i].fd);
+			M.w[i].fd = -1;
+			log_debug("event=worker-retired worker=%d pid=%ld", i, (long)M.w[i].pid);
+		}
+}
+
 static void set_workers(int n)
 {
 	int i, old = M.nw;
+
+	for (i = 0; i < n && i < old; i++)
+		if (M.w[i].fd < 0 && M.w[i].respawn_at == 0)
+			worker_spawn(i);  /* retired by an earlier reload */
+	retire_extra_workers();
 
 	if (n > M.nw) {
 		struct worker *w = realloc(M.w, (size_t)n * sizeof(*w));
@@ -798,6 +817,8 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 		return;
 	M.w[wi].job = -1;
 	M.running--;
+	if (wi >= cfg()->workers)
+		retire_extra_workers();
 	j = &M.jobs[s];
 	d = j->drop;
 	if (tlen > r->tail_len)

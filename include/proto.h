@@ -10,7 +10,9 @@
 #define PROTO_MAX     65536   /* largest job message */
 #define PROTO_TAIL    2048    /* output tail sent back for the sidecar */
 
-enum { MSG_JOB = 1, MSG_RESULT = 2 };
+/* MSG_HELLO (worker -> master, a bare header): the worker is up (exec'd,
+ * privileges dropped) and can take a job; none is sent to it before. */
+enum { MSG_JOB = 1, MSG_RESULT = 2, MSG_HELLO = 3 };
 
 /* master -> worker: run one command.  data holds argc NUL-terminated
  * argv strings, envc environment strings, then the log label. */

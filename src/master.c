@@ -82,6 +82,7 @@ struct worker {
 	pid_t pid;
 	int fd;            /* -1 when not running */
 	int job;           /* slot, -1 when idle */
+	int ready;         /* said hello: jobs may be sent */
 	int64_t spawned;
 	int64_t respawn_at;
 };
@@ -101,6 +102,8 @@ static struct {
 	int exefd;         /* our own binary, to start workers from */
 	char exepath[PATH_MAX];
 	int stopping, aborting;
+	int start_failures;   /* workers in a row that died before hello */
+	int start_failed;     /* --once gave up on them: exit 3 */
 	int64_t stop_deadline;
 	int64_t next_due;
 	int any_failed;
@@ -621,6 +624,7 @@ static void worker_spawn(int i)
 	w->pid = pid;
 	w->fd = sv[0];
 	w->job = -1;
+	w->ready = 0;
 	log_debug("event=worker-started worker=%d pid=%ld", i, (long)pid);
 	return;
 fail:
@@ -669,6 +673,7 @@ static void set_workers(int n)
 }
 
 static void on_result(int wi, const struct msg_result *r, size_t len);
+static void begin_stop(void);
 
 /* The worker's socket closed: it died (or exited). */
 static void worker_lost(int i)
@@ -677,6 +682,18 @@ static void worker_lost(int i)
 
 	close(w->fd);
 	w->fd = -1;
+	if (!w->ready && !M.stopping && i < cfg()->workers) {
+		/* It never came up (exec failed, privileges could not be
+		 * dropped...): no job was at stake, files wait in flight. */
+		M.start_failures++;
+		log_err("event=worker-start-failed worker=%d pid=%ld failures=%d", i,
+			(long)w->pid, M.start_failures);
+		if (M.opts.once && M.start_failures >= 5) {
+			log_err("event=giving-up reason=workers-cannot-start");
+			M.start_failed = 1;
+			begin_stop();
+		}
+	}
 	if (w->job >= 0) {
 		struct msg_result r;
 
@@ -784,7 +801,7 @@ static void dispatch(void)
 	while (!M.stopping && queue_len(&M.q) > 0) {
 		int s, r;
 
-		while (wi < M.nw && (M.w[wi].fd < 0 || M.w[wi].job >= 0 ||
+		while (wi < M.nw && (M.w[wi].fd < 0 || !M.w[wi].ready || M.w[wi].job >= 0 ||
 				     wi >= cfg()->workers))
 			wi++;
 		if (wi >= M.nw)
@@ -873,8 +890,12 @@ static void read_worker(int i)
 		worker_lost(i);
 		return;
 	}
-	if (n >= (ssize_t)offsetof(struct msg_result, tail) && r.type == MSG_RESULT)
+	if (n >= (ssize_t)sizeof(uint32_t) && r.type == MSG_HELLO) {
+		M.w[i].ready = 1;
+		M.start_failures = 0;
+	} else if (n >= (ssize_t)offsetof(struct msg_result, tail) && r.type == MSG_RESULT) {
 		on_result(i, &r, (size_t)n);
+	}
 }
 
 /* ---- timers --------------------------------------------------------- */
@@ -1273,15 +1294,19 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 			on_signals();
 		if (pf[1].revents)
 			on_watch();
-		for (i = 0; i < M.nw; i++)
-			if (pf[base + i].revents && M.w[i].fd >= 0)
+		/* A reload above may have grown M.w: only what was polled, and
+		 * only if the descriptor is still the one polled. */
+		for (i = 0; i < nfds - base; i++)
+			if (pf[base + i].revents && M.w[i].fd >= 0 && M.w[i].fd == pf[base + i].fd)
 				read_worker(i);
 		run_timers();
 	}
 	free(pf);
 	if (M.stopping)
 		log_counters();
-	if (opts->once && rc == 0)
+	if (M.start_failed)
+		rc = 3;
+	else if (opts->once && rc == 0)
 		rc = M.any_failed ? 1 : 0;
 out:
 	shutdown_workers();

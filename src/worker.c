@@ -374,6 +374,12 @@ int worker_main(int argc, char **argv)
 			return 1;
 		}
 	}
+	{
+		uint32_t hello[2] = { MSG_HELLO, 0 };
+
+		if (send(WORKER_FD, hello, sizeof(hello), MSG_NOSIGNAL) < 0)
+			return 0;
+	}
 	for (;;) {
 		struct pollfd pf[2] = {
 			{ .fd = WORKER_FD, .events = POLLIN },

@@ -34,7 +34,7 @@ TEST_BINS = $(UNIT:%=$(BUILD)/tests/%) $(INTEG:%=$(BUILD)/tests/%)
 CRIT_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRIT_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all deps run check unit integ install uninstall clean asan valgrind bench
+.PHONY: all deps run check unit integ install uninstall clean asan valgrind bench bench-deps
 
 all: $(DAEMON)
 
@@ -104,6 +104,26 @@ asan: deps
 valgrind: deps all tests
 	@SEAWATCH_WRAP='valgrind -q --error-exitcode=99 --leak-check=full --trace-children=no' \
 	  sh tests/run.sh $(BUILD)
+
+# ---- benchmarks (not part of check): docs/benchmarks.md ----------------
+BENCH_DEPS = python3 inotify-tools incron parallel
+BENCH_BINS = $(BUILD)/bench/floor $(BUILD)/bench/stamp $(BUILD)/bench/sleep50
+
+$(BUILD)/bench:
+	mkdir -p $@
+$(BUILD)/bench/floor: bench/floor.c | $(BUILD)/bench
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+$(BUILD)/bench/stamp: bench/cmd.c | $(BUILD)/bench
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+$(BUILD)/bench/sleep50: $(BUILD)/bench/stamp
+	ln -sf stamp $@
+
+bench-deps: deps
+	@$(MAKE) --no-print-directory DEB_DEPS="$(BENCH_DEPS)" deps
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	python3 bench/run.py
 
 install: $(DAEMON)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch

@@ -38,6 +38,7 @@
 #define LINE_MAX_LOG 400
 
 static int sigfd = -1;
+static const int ignored[] = { SIGINT, SIGHUP, SIGUSR1, SIGPIPE };
 static int master_gone;
 
 static int64_t now_ms(void)
@@ -136,8 +137,10 @@ static void child_exec(char **argv, char **envp, int outfd, int errfd)
 	int fd, sig;
 
 	setpgid(0, 0);
-	for (sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+	/* The worker has no handlers (exec resets those anyway); the four it
+	 * ignores would stay ignored across exec: give them back. */
+	for (sig = 0; sig < (int)(sizeof(ignored) / sizeof(ignored[0])); sig++)
+		signal(ignored[sig], SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	fd = open("/dev/null", O_RDONLY);
@@ -346,10 +349,8 @@ int worker_main(int argc, char **argv)
 
 	/* Ctrl-C at a terminal goes to the whole foreground group: only the
 	 * master decides what a stop means. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);

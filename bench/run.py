@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""seawatch benchmarks: seawatchd side by side with the floor and the peers.
+
+Every row is a runner (bench/runners/NAME MODE IN DONE FAILED P CMD OUTDIR)
+measured the same way in one run of this script; every seawatchd figure is
+also given as a ratio of the floor's figure from the same run.  Results go to
+docs/benchmarks.md (rewritten) and bench/last-run.json.
+
+    make bench                      # everything (~15 min on 2 cores)
+    BENCH_RUNS=1 make bench         # one run per cell (quick look)
+    python3 bench/run.py --only throughput,latency
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(TOP, "build")
+RUNNERS = os.path.join(TOP, "bench", "runners")
+BIN = os.path.join(BUILD, "bench")
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+
+# name: (runner, mode, label)
+ROWS = {
+    "floor-batch": ("floor", "batch", "floor (readdir)"),
+    "floor-live": ("floor", "live", "floor (inotify)"),
+    "seawatchd-once": ("seawatchd", "batch", "seawatchd --once"),
+    "seawatchd-live": ("seawatchd", "live", "seawatchd (live)"),
+    "python-pool": ("python-pool", "batch", "Python multiprocessing.Pool"),
+    "parallel": ("parallel", "batch", "GNU parallel -j P"),
+    "inotifywait-xargs": ("inotifywait-xargs", "live", "inotifywait | xargs -P"),
+    "incron": ("incron", "live", "incron (no limit on P)"),
+}
+
+
+def now():
+    return time.monotonic()
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def runner_path(name):
+    if name == "floor":
+        return os.path.join(RUNNERS, "floor")
+    return os.path.join(RUNNERS, name)
+
+
+class World:
+    """A temporary IN/DONE/FAILED/OUT tree plus a staging dir on the same
+    filesystem, so that files appear in IN by an atomic rename."""
+
+    def __init__(self, base):
+        self.root = tempfile.mkdtemp(prefix="run.", dir=base)
+        self.inp = os.path.join(self.root, "in")
+        self.done = os.path.join(self.root, "done")
+        self.failed = os.path.join(self.root, "failed")
+        self.out = os.path.join(self.root, "out")
+        self.stage = os.path.join(self.root, "stage")
+        for d in (self.inp, self.done, self.failed, self.out, self.stage):
+            os.mkdir(d)
+
+    def make(self, where, n, prefix="f"):
+        names = []
+        data = b"x" * 64
+        for i in range(n):
+            name = "%s%07d.sea" % (prefix, i)
+            fd = os.open(os.path.join(where, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, data)
+            os.close(fd)
+            names.append(name)
+        return names
+
+    def count(self, d):
+        n = 0
+        with os.scandir(d) as it:
+            for e in it:
+                if not e.name.startswith(".") and e.name.endswith(".sea"):
+                    n += 1
+        return n
+
+    def remove(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start(runner, mode, w, p, cmd):
+    argv = [runner_path(runner), mode, w.inp, w.done, w.failed, str(p), cmd, w.out]
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(w.root, "runner.err"), "ab"),
+                            start_new_session=True)
+
+
+def reap(proc, timeout=30):
+    """Wait for PROC; return its rusage (it must have reaped its own tree)."""
+    deadline = now() + timeout
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return ru
+        if now() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pid, status, ru = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            log("  warning: %s did not stop in %ds: killed" % (proc.args[0], timeout))
+            return ru
+        time.sleep(0.01)
+
+
+def stop(proc):
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    ru = reap(proc)
+    try:  # anything left in its session (a peer that leaks) is not ours to keep
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return ru
+
+
+def wait_count(w, d, n, timeout, proc=None):
+    deadline = now() + timeout
+    while now() < deadline:
+        if w.count(d) >= n:
+            return now()
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("runner exited (%s) early; see %s/runner.err"
+                               % (proc.returncode, w.root))
+        time.sleep(0.005)
+    raise RuntimeError("timeout: %d of %d in %s" % (w.count(d), n, d))
+
+
+def probe(w, proc):
+    """Live runners are ready once a probe file has gone through."""
+    p = os.path.join(w.stage, "probe.sea")
+    with open(p, "w") as f:
+        f.write("p")
+    os.rename(p, os.path.join(w.inp, "probe.sea"))
+    wait_count(w, w.done, 1, 60, proc)
+
+
+def cpu_of(ru):
+    return ru.ru_utime + ru.ru_stime
+
+
+def one_throughput(row, n, p, cmd, base):
+    runner, mode, _ = ROWS[row]
+    w = World(base)
+    try:
+        if mode == "batch":
+            w.make(w.inp, n)
+            t0 = now()
+            proc = start(runner, mode, w, p, cmd)
+            ru = reap(proc, timeout=3600)
+            t1 = now()
+            got = w.count(w.done)
+            files = n
+        else:
+            proc = start(runner, mode, w, p, cmd)
+            probe(w, proc)
+            names = w.make(w.stage, n)
+            t0 = now()
+            for name in names:
+                os.rename(os.path.join(w.stage, name), os.path.join(w.inp, name))
+            t1 = wait_count(w, w.done, n + 1, 3600, proc)
+            ru = stop(proc)
+            got = w.count(w.done) - 1
+            files = n + 1
+        if got != n or w.count(w.failed):
+            raise RuntimeError("%s: %d of %d in done, %d failed" % (row, got, n, w.count(w.failed)))
+        return {"rate": n / (t1 - t0), "wall": t1 - t0, "cpu_per_file": cpu_of(ru) / files}
+    finally:
+        w.remove()
+
+
+def median_spread(vals):
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def measure(row, n, p, cmd, base, runs):
+    res = [one_throughput(row, n, p, cmd, base) for _ in range(runs)]
+    out = {}
+    for k in res[0]:
+        out[k] = median_spread([r[k] for r in res])
+    out["runs"] = runs
+    return out
+
+
+# ---------------------------------------------------------------- latency
+
+def one_latency(row, cmd_stamp, base, n=300, gap=0.010):
+    runner, mode, _ = ROWS[row]
+    w = World(base)
+    try:
+        proc = start(runner, mode, w, 2, cmd_stamp)
+        probe(w, proc)
+        time.sleep(0.5)  # idle
+        names = w.make(w.stage, n, prefix="l")
+        sent = {}
+        nxt = now()
+        for name in names:
+            while now() < nxt:
+                pass
+            t = time.time_ns()
+            os.rename(os.path.join(w.stage, name), os.path.join(w.inp, name))
+            sent[name] = t
+            nxt += gap
+        wait_count(w, w.done, n + 1, 120, proc)
+        stop(proc)
+        lat = []
+        for name, t in sent.items():
+            with open(os.path.join(w.out, name + ".t")) as f:
+                lat.append((int(f.read()) - t) / 1e6)
+        lat.sort()
+        return lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    finally:
+        w.remove()
+
+
+# ---------------------------------------------------------------- memory
+
+def status_kb(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def children(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+            ppid = int(st[st.rindex(")") + 2:].split()[1])
+            if ppid == pid:
+                kids.append(int(d))
+        except (OSError, ValueError):
+            pass
+    return kids
+
+
+def seawatchd_pids(proc):
+    # The runner execs seawatchd, so proc.pid is the master.
+    workers = [k for k in children(proc.pid) if open("/proc/%d/cmdline" % k, "rb").read().split(b"\0")[1:2] == [b"--worker"]]
+    return proc.pid, workers
+
+
+def rss_backlog(n, cmd, base, p=2):
+    """Peak RSS (VmHWM) of the master and the workers: idle, and while a
+    backlog of N files drains (sampled at the end: VmHWM is a peak)."""
+    w = World(base)
+    try:
+        if n:
+            w.make(w.inp, n)
+        proc = start("seawatchd", "live", w, p, cmd)
+        if n:
+            wait_count(w, w.done, n, 3600, proc)
+        else:
+            probe(w, proc)
+            time.sleep(0.5)
+        master, workers = seawatchd_pids(proc)
+        m = status_kb(master, "VmHWM")
+        ws = [status_kb(x, "VmHWM") for x in workers]
+        stop(proc)
+        return {"master_kb": m, "worker_kb": max(x for x in ws if x is not None)}
+    finally:
+        w.remove()
+
+
+def scaling(n, cmd, base, p=2):
+    """--once on a pre-filled drop: wall time, and start to first command."""
+    w = World(base)
+    try:
+        w.make(w.inp, n)
+        t0 = time.time_ns()
+        m0 = now()
+        proc = start("seawatchd", "batch", w, p, cmd)
+        reap(proc, timeout=3600)
+        wall = now() - m0
+        first = None
+        with os.scandir(w.out) as it:
+            for e in it:
+                with open(e.path) as f:
+                    t = int(f.read())
+                first = t if first is None or t < first else first
+        if w.count(w.done) != n:
+            raise RuntimeError("scaling: %d of %d done" % (w.count(w.done), n))
+        return {"wall": wall, "first_ms": (first - t0) / 1e6}
+    finally:
+        w.remove()
+
+
+# ---------------------------------------------------------------- report
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    fs = subprocess.run(["df", "-T", tempfile.gettempdir()], capture_output=True, text=True).stdout.splitlines()[-1].split()[1]
+    return "%s, %d CPUs, %.0f GiB RAM, Linux %s, %s on %s" % (
+        model, os.cpu_count(), mem, platform.release(), platform.freedesktop_os_release().get("PRETTY_NAME", "?"), fs)
+
+
+def fmt3(t, f="%.0f"):
+    m, lo, hi = t
+    return (f + " (" + f + "–" + f + ")") % (m, lo, hi)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="throughput,slow,latency,memory,scaling")
+    ap.add_argument("--out", default=os.path.join(TOP, "docs", "benchmarks.md"))
+    ap.add_argument("--rows", default=",".join(ROWS))
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    rows = [r for r in args.rows.split(",") if r in ROWS]
+    base = tempfile.mkdtemp(prefix="sw-bench.", dir="/var/tmp")
+    trivial = os.path.join(base, "trivial.sh")
+    with open(trivial, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(trivial, 0o755)
+    sleep50 = os.path.join(BIN, "sleep50")
+    stamp = os.path.join(BIN, "stamp")
+    R = {"machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+         "runs": RUNS, "throughput": {}, "slow": {}, "latency": {}, "memory": {}, "scaling": {}}
+    started = now()
+    try:
+        if "throughput" in only:
+            for p in (1, 2, 4):
+                for row in rows:
+                    log("throughput %s P=%d" % (row, p))
+                    R["throughput"]["%s/%d" % (row, p)] = measure(row, 5000, p, trivial, base, RUNS)
+        if "slow" in only:
+            for p in (2, 8):
+                for row in rows:
+                    log("50ms %s P=%d" % (row, p))
+                    R["slow"]["%s/%d" % (row, p)] = measure(row, 400, p, sleep50, base, RUNS)
+        if "latency" in only:
+            for row in [r for r in rows if ROWS[r][1] == "live"]:
+                log("latency %s" % row)
+                res = [one_latency(row, stamp, base) for _ in range(RUNS)]
+                R["latency"][row] = {"p50": median_spread([r[0] for r in res]),
+                                     "p99": median_spread([r[1] for r in res])}
+        if "memory" in only:
+            for n in (0, 1000, 100000):
+                log("memory backlog=%d" % n)
+                res = [rss_backlog(n, trivial, base) for _ in range(RUNS if n < 100000 else 1)]
+                R["memory"][str(n)] = {k: median_spread([r[k] for r in res]) for k in res[0]}
+        if "scaling" in only:
+            for n in (10000, 100000):
+                log("scaling backlog=%d" % n)
+                res = [scaling(n, stamp, base) for _ in range(RUNS)]
+                R["scaling"][str(n)] = {k: median_spread([r[k] for r in res]) for k in res[0]}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    R["minutes"] = (now() - started) / 60
+    with open(os.path.join(TOP, "bench", "last-run.json"), "w") as f:
+        json.dump(R, f, indent=1)
+    sys.path.insert(0, os.path.join(TOP, "bench"))
+    import report
+    with open(args.out, "w") as f:
+        f.write(report.render(R))
+    log("wrote %s (%.1f min)" % (args.out, R["minutes"]))
+
+
+if __name__ == "__main__":
+    main()

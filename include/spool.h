@@ -1,13 +1,16 @@
 /*
  * spool.h - the files' side of a drop (owned by src/spool.c).
  *
- * Layout inside a drop directory D:
- *   D/.seawatch/run.<pid>.<stamp>/lock        flock'ed while the daemon lives
- *   D/.seawatch/run.<pid>.<stamp>/<slot>.<n>/NAME
+ * Layout inside a drop directory D, for the drop named DROP:
+ *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/lock     flock'ed while the daemon lives
+ *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/<slot>.<n>/NAME
+ *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/<slot>.<n>.d|f/NAME (+ .sidecar)
  * A job occupies slot directory <slot>.<n>, where n is the number of attempts
  * started so far, so the count survives a crash: it is renamed before every
  * attempt.  A daemon that starts adopts the run.* directories whose lock is
- * free (their owner died) and processes what they hold again.
+ * free (their owner died) and processes what they hold again.  ".d"/".f"
+ * record a verdict whose move to done/failed has not happened yet (a full
+ * disk, say): after a crash the file is moved, not run again.
  */
 #ifndef SW_SPOOL_H
 #define SW_SPOOL_H
@@ -21,6 +24,7 @@ struct spool {
 	int workfd;          /* D/.seawatch/<inst> */
 	int lockfd;          /* D/.seawatch/<inst>/lock, flock'ed */
 	char inst[64];       /* our run.* name */
+	char drop[72];       /* the drop's name: D/.seawatch/<drop>/ */
 	/* recovery cursor over dead run.* directories */
 	DIR *rec_top;        /* D/.seawatch listing, NULL when not started */
 	DIR *rec_dir;        /* the dead run.* being drained */
@@ -29,8 +33,9 @@ struct spool {
 	int rec_done;        /* nothing left to recover */
 };
 
-/* Open drop PATH and create our run directory.  -1 with errno on failure. */
-int spool_open(struct spool *sp, const char *path);
+/* Open drop PATH and create our run directory for the drop named DROP.
+ * -1 with errno on failure. */
+int spool_open(struct spool *sp, const char *path, const char *drop);
 /* Close; our run directory is removed when it holds no file in flight. */
 void spool_close(struct spool *sp);
 
@@ -50,19 +55,30 @@ int spool_path(const struct spool *sp, const char *droppath, int slot, int n,
  * filesystems copy, fsync, rename, unlink.  The slot directory is then reset
  * to <slot>.0.  FINAL receives the base name used.  0 or -1 with errno.
  */
-int spool_deliver(struct spool *sp, int slot, int n, const char *name,
+int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 		  const char *destdir, char *final, size_t finalsz);
+/* Record the verdict TAG ('d' done, 'f' failed) of a job whose move must
+ * wait: <slot>.<n> becomes <slot>.<n>.TAG, with TEXT as its .sidecar. */
+int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
+	       size_t len);
+/* The .sidecar text of a recovered 'f' job (malloc'd), or NULL. */
+char *spool_marked_sidecar(struct spool *sp, int slot, int n, size_t *len);
+/* 1 if the job's file is no longer in its slot directory. */
+int spool_gone(struct spool *sp, int slot, int n, char tag, const char *name);
 /* Write DESTDIR/FINAL.error with TEXT (never overwriting).  0 or -1. */
 int spool_sidecar(const char *destdir, const char *final, const char *text,
 		  size_t len);
 
 /*
  * Adopt the next file left by a dead daemon into our slot SLOT.  Returns 1
- * with NAME and *ATTEMPTS (attempts started before the crash) filled in, 0
- * when nothing is left, -1 on error (logged; the caller may go on).
+ * with NAME, *ATTEMPTS (attempts started before the crash) and *TAG (0, or
+ * the recorded verdict 'd'/'f') filled in, 0 when nothing is left.  An
+ * entry that cannot be adopted is logged and skipped.
  */
 int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
-		       int *attempts);
+		       int *attempts, char *tag);
+/* Look for dead runs again (a second daemon on the drop may have died). */
+void spool_recover_again(struct spool *sp);
 
 /* Collision name N (0: NAME itself): "a.sea" -> "a.1.sea", "x" -> "x.1".
  * Fits NAME_MAX by shortening the stem.  Pure. */

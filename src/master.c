@@ -42,6 +42,7 @@
 #define RESPAWN_MIN_MS  1000   /* a worker is restarted at most once a second */
 #define DELIVER_RETRY_MS 5000  /* a move to done/failed that failed is tried again */
 #define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
+#define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs */
 
 enum job_state { J_FREE, J_QUEUED, J_RUNNING, J_WAITING, J_DELIVER };
 
@@ -57,6 +58,7 @@ struct drop {
 	struct spool sp;
 	int open;          /* sp is usable */
 	int lost;          /* the directory went away */
+	int reopen;        /* it came back while jobs ran in the old one */
 	int retiring;      /* gone from the config; ends with its last job */
 	int njobs;
 	DIR *scan;         /* scan pass in progress */
@@ -72,7 +74,9 @@ struct job {
 	int worker;
 	int64_t due;       /* J_WAITING, J_DELIVER */
 	int to_failed;     /* J_DELIVER: where it goes */
+	char tag;          /* verdict recorded on disk ('d'/'f'), or 0 */
 	char *sidecar;     /* J_DELIVER to failed: the text to write */
+	size_t sidecar_len;
 	char status[32];   /* of the last attempt, for the outcome line */
 	int64_t dur;
 	int next_free;
@@ -106,6 +110,7 @@ static struct {
 	int start_failed;     /* --once gave up on them: exit 3 */
 	int64_t stop_deadline;
 	int64_t next_due;
+	int64_t next_recover;  /* look again for runs of daemons that died */
 	int any_failed;
 	uint64_t rng;
 	char env_path[4200], env_home[1100], env_lang[300];
@@ -204,6 +209,7 @@ static int slot_alloc(struct drop *d, const char *name)
 }
 
 static void drop_destroy(struct drop *d);
+static void drop_reopen(struct drop *d);
 
 static void slot_free(int s)
 {
@@ -219,6 +225,8 @@ static void slot_free(int s)
 	M.total--;
 	if (--d->njobs == 0 && d->retiring)
 		drop_destroy(d);
+	else if (d->njobs == 0 && d->reopen)
+		drop_reopen(d);
 }
 
 /* ---- drops ---------------------------------------------------------- */
@@ -249,7 +257,7 @@ static void drop_destroy(struct drop *d)
 
 static int drop_open(struct drop *d)
 {
-	if (spool_open(&d->sp, d->cfg->path) < 0) {
+	if (spool_open(&d->sp, d->cfg->path, d->cfg->name) < 0) {
 		log_err("event=spool-error drop=%s path=%s error=%s", log_q(d->cfg->name),
 			log_q(d->cfg->path), log_q(strerror(errno)));
 		return -1;
@@ -257,6 +265,20 @@ static int drop_open(struct drop *d)
 	d->open = 1;
 	d->dirty = 1;
 	return 0;
+}
+
+/* The drop's directory is back (or was replaced): a fresh spool in it.
+ * Only once its last job in the old one is finished. */
+static void drop_reopen(struct drop *d)
+{
+	d->reopen = 0;
+	drop_close(d);
+	if (drop_open(d) < 0) {
+		d->lost = 1;
+		return;
+	}
+	d->lost = 0;
+	log_info("event=drop-back drop=%s path=%s", d->cfg->name, log_q(d->cfg->path));
 }
 
 static struct drop *drop_new(struct cfgref *ref, const struct sw_drop *dc)
@@ -291,8 +313,8 @@ static int drop_usable(const struct drop *d)
 
 /* ---- finishing a job ------------------------------------------------ */
 
-static void sidecar_text(char **out, const struct job *j, const char *status,
-			 const char *tail, size_t tlen)
+static void sidecar_text(char **out, size_t *outlen, const struct job *j,
+			 const char *status, const char *tail, size_t tlen)
 {
 	char ts[32];
 	time_t t = time(NULL);
@@ -302,6 +324,7 @@ static void sidecar_text(char **out, const struct job *j, const char *status,
 	int n;
 
 	*out = NULL;
+	*outlen = 0;
 	if (!s)
 		return;
 	gmtime_r(&t, &tm);
@@ -316,6 +339,7 @@ static void sidecar_text(char **out, const struct job *j, const char *status,
 	memcpy(s + n, tail, tlen);
 	s[(size_t)n + tlen] = '\0';
 	*out = s;
+	*outlen = (size_t)n + tlen;
 }
 
 /* Move the job's file to done/ or failed/; on failure keep the job and try
@@ -327,12 +351,23 @@ static void deliver(int s)
 	const char *dest = j->to_failed ? d->cfg->failed : d->cfg->done;
 	char final[NAME_MAX + 1];
 
-	if (spool_deliver(&d->sp, s, j->n, j->name, dest, final, sizeof(final)) < 0) {
-		log_err("event=move-failed drop=%s file=%s to=%s error=%s retry_ms=%d",
-			d->cfg->name, log_q(j->name), log_q(dest), log_q(strerror(errno)),
-			DELIVER_RETRY_MS);
-		if (errno == ENOENT && !d->open)
+	if (spool_deliver(&d->sp, s, j->n, j->tag, j->name, dest, final, sizeof(final)) < 0) {
+		int err = errno;
+
+		if (spool_gone(&d->sp, s, j->n, j->tag, j->name)) {
+			/* Its directory was deleted under us: nothing to move. */
+			log_err("event=lost drop=%s file=%s reason=removed-from-spool",
+				d->cfg->name, log_q(j->name));
 			goto gone;
+		}
+		log_err("event=move-failed drop=%s file=%s to=%s error=%s retry_ms=%d",
+			d->cfg->name, log_q(j->name), log_q(dest), log_q(strerror(err)),
+			DELIVER_RETRY_MS);
+		/* Record the verdict on disk: after a crash the file is moved,
+		 * not run again (nor failed as "crashed"). */
+		if (!j->tag && spool_mark(&d->sp, s, j->n, j->to_failed ? 'f' : 'd',
+					  j->sidecar, j->sidecar_len) == 0)
+			j->tag = j->to_failed ? 'f' : 'd';
 		if (j->state != J_DELIVER)
 			M.waiting++;
 		j->state = J_DELIVER;
@@ -342,12 +377,16 @@ static void deliver(int s)
 		return;
 	}
 	if (j->to_failed && j->sidecar &&
-	    spool_sidecar(dest, final, j->sidecar, strlen(j->sidecar)) < 0)
+	    spool_sidecar(dest, final, j->sidecar, j->sidecar_len) < 0)
 		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
 			log_q(final), log_q(strerror(errno)));
 	if (strcmp(final, j->name))
 		log_info("event=renamed drop=%s file=%s as=%s dir=%s", d->cfg->name,
 			 log_q(j->name), log_q(final), j->to_failed ? "failed" : "done");
+	if (j->to_failed)
+		M.c.failed++;
+	else
+		M.c.done++;
 	/* The outcome line comes once the file (and its sidecar) are in
 	 * place, so whoever reacts to it finds them. */
 	log_msg(j->to_failed ? SW_LOG_WARNING : SW_LOG_INFO,
@@ -369,11 +408,8 @@ static void finish(int s, int to_failed, const char *status, int64_t dur,
 	snprintf(j->status, sizeof(j->status), "%s", status);
 	j->dur = dur;
 	if (to_failed) {
-		sidecar_text(&j->sidecar, j, status, tail, tlen);
-		M.c.failed++;
+		sidecar_text(&j->sidecar, &j->sidecar_len, j, status, tail, tlen);
 		M.any_failed = 1;
-	} else {
-		M.c.done++;
 	}
 	deliver(s);
 }
@@ -507,23 +543,35 @@ static int max_attempts(const struct drop *d)
 /* One file left by a dead daemon; 1 if one was adopted. */
 static int recover_step(struct drop *d)
 {
-	char name[NAME_MAX + 1];
+	char name[NAME_MAX + 1], tag = 0;
 	int s = M.free_head, n, r;
 
 	if (s < 0)
 		return 0;
-	r = spool_recover_next(&d->sp, s, name, sizeof(name), &n);
-	if (r < 0) {
-		log_err("event=recover-failed drop=%s error=%s", d->cfg->name,
-			log_q(strerror(errno)));
-		return 0;
-	}
-	if (r == 0)
+	r = spool_recover_next(&d->sp, s, name, sizeof(name), &n, &tag);
+	if (r <= 0)
 		return 0;
 	s = slot_alloc(d, name);
+	if (s < 0)
+		return 0;
 	M.jobs[s].n = n;
 	M.c.recovered++;
-	log_info("event=recovered drop=%s file=%s attempts=%d", d->cfg->name, log_q(name), n);
+	log_info("event=recovered drop=%s file=%s attempts=%d%s", d->cfg->name, log_q(name), n,
+		 tag == 'd' ? " verdict=done" : tag == 'f' ? " verdict=failed" : "");
+	if (tag) {
+		/* Its verdict was recorded; only the move is left to do. */
+		struct job *j = &M.jobs[s];
+
+		j->tag = tag;
+		j->to_failed = tag == 'f';
+		snprintf(j->status, sizeof(j->status), "recorded");
+		if (j->to_failed) {
+			j->sidecar = spool_marked_sidecar(&d->sp, s, n, &j->sidecar_len);
+			M.any_failed = 1;
+		}
+		deliver(s);
+		return 1;
+	}
 	if (n >= max_attempts(d)) {
 		/* It was running its last attempt when the daemon died: a file
 		 * that kills the daemon must not loop forever. */
@@ -577,16 +625,24 @@ static void worker_spawn(int i)
 	if (cfg()->user) {
 		struct passwd *pw = getpwnam(cfg()->user);
 
-		if (pw) {
-			snprintf(uid, sizeof(uid), "%ld", (long)pw->pw_uid);
-			snprintf(gid, sizeof(gid), "%ld", (long)pw->pw_gid);
+		if (!pw) {
+			/* Never fall back to running commands as root. */
+			errno = ENOENT;
+			log_err("event=user-unknown user=%s", log_q(cfg()->user));
+			goto fail;
 		}
+		snprintf(uid, sizeof(uid), "%ld", (long)pw->pw_uid);
+		snprintf(gid, sizeof(gid), "%ld", (long)pw->pw_gid);
 	}
 	if (cfg()->group) {
 		struct group *gr = getgrnam(cfg()->group);
 
-		if (gr)
-			snprintf(gid, sizeof(gid), "%ld", (long)gr->gr_gid);
+		if (!gr) {
+			errno = ENOENT;
+			log_err("event=group-unknown group=%s", log_q(cfg()->group));
+			goto fail;
+		}
+		snprintf(gid, sizeof(gid), "%ld", (long)gr->gr_gid);
 	}
 	w->spawned = now_ms();
 	w->respawn_at = 0;
@@ -741,8 +797,10 @@ static int start_attempt(int s, int wi)
 		return -1;
 	}
 	j->n++;
-	if (spool_path(&d->sp, dc->path, s, j->n, j->name, path, sizeof(path)) < 0)
+	if (spool_path(&d->sp, dc->path, s, j->n, j->name, path, sizeof(path)) < 0) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	memset(m, 0, sizeof(*m));
 	m->type = MSG_JOB;
 	m->job = (uint32_t)s;
@@ -753,8 +811,10 @@ static int start_attempt(int s, int wi)
 	m->argc = (uint32_t)dc->argc;
 	for (i = 0; i < dc->argc; i++) {
 		if (cnf_expand(dc->command[i], path, j->name, dc->name, j->n, arg,
-			       sizeof(arg)) < 0)
+			       sizeof(arg)) < 0) {
+			errno = E2BIG;
 			return -1;
+		}
 		off = put(buf, off, arg);
 	}
 	off = put(buf, off, M.env_path);
@@ -777,6 +837,7 @@ static int start_attempt(int s, int wi)
 	off = put(buf, off, label);
 	if (off > PROTO_MAX) {
 		log_err("event=command-too-long drop=%s file=%s", dc->name, log_q(j->name));
+		errno = E2BIG;
 		return -1;
 	}
 	if (send(M.w[wi].fd, buf, off, MSG_NOSIGNAL) < 0) {
@@ -813,9 +874,16 @@ static void dispatch(void)
 			enqueue(s);
 			wi++;
 		} else if (r < 0) {
-			/* The file could not be set up (its directory went
-			 * away?): leave it where it is for the next start. */
-			slot_free(s);
+			/* The attempt could not be set up (argv too long, the
+			 * counter rename failed): the file goes to failed/
+			 * with the reason, and its slot is emptied before it
+			 * is reused. */
+			char why[160];
+			int n = snprintf(why, sizeof(why), "could not start an attempt: %s\n",
+					 strerror(errno));
+
+			M.jobs[s].state = J_QUEUED;
+			finish(s, 1, "setup-failed", 0, why, (size_t)n);
 		}
 	}
 }
@@ -828,6 +896,7 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 	int s = (int)r->job;
 	size_t tlen = len > offsetof(struct msg_result, tail) ?
 		      len - offsetof(struct msg_result, tail) : 0;
+	enum st_kind kind = (enum st_kind)r->kind;
 	enum verdict v;
 
 	if (s < 0 || s >= M.cap || M.w[wi].job != s)
@@ -840,7 +909,11 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 	d = j->drop;
 	if (tlen > r->tail_len)
 		tlen = r->tail_len;
-	if (r->kind == ST_ABORTED) {
+	/* Aborted without a stop: someone else signalled the worker; the
+	 * attempt counts like a worker's death. */
+	if (kind == ST_ABORTED && !M.stopping)
+		kind = ST_WORKER_DIED;
+	if (kind == ST_ABORTED) {
 		/* Stopped by a shutdown: the attempt does not count, and the
 		 * file stays in flight for the next start. */
 		spool_set_attempts(&d->sp, s, j->n, j->n - 1);
@@ -853,8 +926,8 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 		/* The slot stays taken: its directory holds the file. */
 		return;
 	}
-	policy_status(r->kind, r->code, status, sizeof(status));
-	v = policy_decide(d->cfg, j->n, r->kind, r->code);
+	policy_status(kind, r->code, status, sizeof(status));
+	v = policy_decide(d->cfg, j->n, kind, r->code);
 	if (v == V_RETRY && !M.stopping) {
 		int64_t delay = policy_backoff_ms(d->cfg, j->n, rnd32());
 
@@ -934,6 +1007,15 @@ static void run_timers(void)
 	for (i = 0; i < M.nw && !M.stopping; i++)
 		if (M.w[i].fd < 0 && i < cfg()->workers && now >= M.w[i].respawn_at)
 			worker_spawn(i);
+	if (!M.opts.once && now >= M.next_recover) {
+		/* Another daemon on the same drop may have died since. */
+		struct drop *d;
+
+		for (d = M.drops; d; d = d->next)
+			if (drop_usable(d))
+				spool_recover_again(&d->sp);
+		M.next_recover = now + RECOVER_EVERY_MS;
+	}
 }
 
 static int poll_timeout(void)
@@ -948,6 +1030,8 @@ static int poll_timeout(void)
 			next = M.w[i].respawn_at;
 	if (M.stopping && !M.aborting && M.stop_deadline < next)
 		next = M.stop_deadline;
+	if (!M.opts.once && !M.stopping && M.next_recover < next)
+		next = M.next_recover;
 	if (next == INT64_MAX)
 		return -1;
 	if (next <= now)
@@ -1124,18 +1208,10 @@ static void on_watch(void)
 			d = drop_by_id(m.id);
 			if (!d)
 				break;
-			if (d->lost && d->njobs == 0) {
-				/* A new directory: a fresh spool in it. */
-				drop_close(d);
-				if (drop_open(d) < 0)
-					break;
-				d->lost = 0;
-				log_info("event=drop-back drop=%s path=%s", d->cfg->name,
-					 log_q(d->cfg->path));
-			} else if (d->lost) {
-				break;  /* retried on its next W_BACK */
-			}
-			d->dirty = 1;
+			if (d->njobs == 0)
+				drop_reopen(d);
+			else
+				d->reopen = 1;  /* when its last job ends */
 			break;
 		}
 	}
@@ -1205,6 +1281,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 	M.opts = *opts;
 	M.free_head = -1;
 	M.next_due = INT64_MAX;
+	M.next_recover = now_ms() + RECOVER_EVERY_MS;
 	M.rng = (uint64_t)now_ms() * 6364136223846793005ULL ^ (uint64_t)getpid();
 	M.cur = calloc(1, sizeof(*M.cur));
 	if (!M.cur)
@@ -1272,9 +1349,11 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		if (M.stopping && !M.aborting && now_ms() >= M.stop_deadline) {
 			M.aborting = 1;
 			log_info("event=grace-expired running=%d", M.running);
+			/* Workers ignore SIGTERM (a service manager may send
+			 * it to the whole group): SIGUSR2 is the master's. */
 			for (i = 0; i < M.nw; i++)
 				if (M.w[i].fd >= 0 && M.w[i].job >= 0)
-					kill(M.w[i].pid, SIGTERM);
+					kill(M.w[i].pid, SIGUSR2);
 		}
 		free(pf);
 		pf = calloc((size_t)M.nw + 2, sizeof(*pf));

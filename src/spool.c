@@ -21,32 +21,53 @@
 
 #define SEADIR ".seawatch"
 
-static int slotdir(char *buf, size_t sz, int slot, int n)
+/* "<slot>.<n>", or "<slot>.<n>.d" / ".f" once a verdict is recorded. */
+static int slotdir(char *buf, size_t sz, int slot, int n, char tag)
 {
-	int r = snprintf(buf, sz, "%d.%d", slot, n);
+	int r = tag ? snprintf(buf, sz, "%d.%d.%c", slot, n, tag) :
+		      snprintf(buf, sz, "%d.%d", slot, n);
 
 	return r < 0 || (size_t)r >= sz ? -1 : 0;
 }
 
-int spool_open(struct spool *sp, const char *path)
+int spool_open(struct spool *sp, const char *path, const char *drop)
 {
+	static unsigned opened;
 	struct timespec ts;
-	int saved;
+	int saved, top;
 
 	memset(sp, 0, sizeof(*sp));
 	sp->seafd = sp->workfd = sp->lockfd = sp->rec_lock = -1;
+	if (strlen(drop) >= sizeof(sp->drop) || strchr(drop, '/') || drop[0] == '.') {
+		errno = EINVAL;
+		return -1;
+	}
+	strcpy(sp->drop, drop);
 	sp->dropfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dropfd < 0)
 		return -1;
+	/* One spool per drop name: two drops on one directory (other
+	 * patterns) never adopt each other's files after a crash. */
 	if (mkdirat(sp->dropfd, SEADIR, 0755) < 0 && errno != EEXIST)
 		goto fail;
-	sp->seafd = openat(sp->dropfd, SEADIR,
-			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	top = openat(sp->dropfd, SEADIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (top < 0)
+		goto fail;
+	if (mkdirat(top, drop, 0755) < 0 && errno != EEXIST) {
+		saved = errno;
+		close(top);
+		errno = saved;
+		goto fail;
+	}
+	sp->seafd = openat(top, drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	saved = errno;
+	close(top);
+	errno = saved;
 	if (sp->seafd < 0)
 		goto fail;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(sp->inst, sizeof(sp->inst), "run.%ld.%lx%05lx", (long)getpid(),
-		 (unsigned long)ts.tv_sec, (unsigned long)(ts.tv_nsec / 10000));
+	snprintf(sp->inst, sizeof(sp->inst), "run.%ld.%lx%05lx.%u", (long)getpid(),
+		 (unsigned long)ts.tv_sec, (unsigned long)(ts.tv_nsec / 10000), opened++);
 	/* Build it under a dot name and lock it before it gets its run.*
 	 * name, so that no other daemon ever sees an unlocked live run. */
 	{
@@ -114,13 +135,29 @@ void spool_close(struct spool *sp)
 	closefd(&sp->dropfd);
 }
 
+static int claim_rename(int ofd, const char *o, int nfd, const char *n)
+{
+	static int plain;  /* the filesystem has no RENAME_NOREPLACE */
+
+	if (!plain) {
+		if (renameat2(ofd, o, nfd, n, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+			return -1;
+		plain = 1;
+	}
+	return renameat(ofd, o, nfd, n);
+}
+
 int spool_claim(struct spool *sp, const char *name, int slot)
 {
 	char dst[NAME_MAX + 32], dir[24];
 
-	slotdir(dir, sizeof(dir), slot, 0);
+	slotdir(dir, sizeof(dir), slot, 0, 0);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	if (renameat(sp->dropfd, name, sp->workfd, dst) == 0)
+	/* No-replace: should a slot directory ever still hold a file of the
+	 * same name, the claim fails instead of destroying it. */
+	if (claim_rename(sp->dropfd, name, sp->workfd, dst) == 0)
 		return 0;
 	if (errno != ENOENT)
 		return -1;
@@ -130,7 +167,7 @@ int spool_claim(struct spool *sp, const char *name, int slot)
 			errno = ENOENT;
 		return -1;
 	}
-	return renameat(sp->dropfd, name, sp->workfd, dst);
+	return claim_rename(sp->dropfd, name, sp->workfd, dst);
 }
 
 int spool_is_regular(struct spool *sp, int slot, int n, const char *name)
@@ -150,16 +187,68 @@ int spool_set_attempts(struct spool *sp, int slot, int from, int to)
 
 	if (from == to)
 		return 0;
-	slotdir(a, sizeof(a), slot, from);
-	slotdir(b, sizeof(b), slot, to);
+	slotdir(a, sizeof(a), slot, from, 0);
+	slotdir(b, sizeof(b), slot, to, 0);
 	return renameat(sp->workfd, a, sp->workfd, b);
+}
+
+int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
+	       size_t len)
+{
+	char a[32], b[32], p[48];
+	int fd;
+
+	slotdir(a, sizeof(a), slot, n, 0);
+	slotdir(b, sizeof(b), slot, n, tag);
+	if (renameat(sp->workfd, a, sp->workfd, b) < 0)
+		return -1;
+	if (!text)
+		return 0;
+	snprintf(p, sizeof(p), "%s/.sidecar", b);
+	fd = openat(sp->workfd, p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return 0;  /* best effort: the verdict itself is recorded */
+	if (write(fd, text, len) < 0) {
+		close(fd);
+		unlinkat(sp->workfd, p, 0);
+		return 0;
+	}
+	close(fd);
+	return 0;
+}
+
+char *spool_marked_sidecar(struct spool *sp, int slot, int n, size_t *len)
+{
+	char p[48];
+	char *buf = malloc(8192);
+	ssize_t r;
+	int fd;
+
+	*len = 0;
+	if (!buf)
+		return NULL;
+	snprintf(p, sizeof(p), "%d.%d.f/.sidecar", slot, n);
+	fd = openat(sp->workfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		free(buf);
+		return NULL;
+	}
+	r = read(fd, buf, 8191);
+	close(fd);
+	if (r <= 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[r] = '\0';
+	*len = (size_t)r;
+	return buf;
 }
 
 int spool_path(const struct spool *sp, const char *droppath, int slot, int n,
 	       const char *name, char *buf, size_t sz)
 {
-	int r = snprintf(buf, sz, "%s/" SEADIR "/%s/%d.%d/%s", droppath,
-			 sp->inst, slot, n, name);
+	int r = snprintf(buf, sz, "%s/" SEADIR "/%s/%s/%d.%d/%s", droppath,
+			 sp->drop, sp->inst, slot, n, name);
 
 	return r < 0 || (size_t)r >= sz ? -1 : 0;
 }
@@ -182,8 +271,12 @@ int spool_alt_name(const char *name, int n, char *buf, size_t sz)
 	stem = (size_t)(dot - name);
 	extlen = strlen(dot);
 	nl = snprintf(num, sizeof(num), ".%d", n);
-	if ((size_t)nl + extlen + 1 > max)
-		return -1;
+	if ((size_t)nl + extlen + 1 > max) {
+		/* An extension too long to keep: number the whole name. */
+		dot = name + strlen(name);
+		stem = (size_t)(dot - name);
+		extlen = 0;
+	}
 	if (stem + (size_t)nl + extlen > max)
 		stem = max - (size_t)nl - extlen;
 	memcpy(buf, name, stem);
@@ -252,11 +345,17 @@ static int copy_across(int srcfd, const char *src, const char *destdir,
 	struct stat st;
 	ssize_t r;
 
-	in = openat(srcfd, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Non-blocking, and regular files only: a FIFO swapped in must not
+	 * block the master. */
+	in = openat(srcfd, src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (in < 0)
 		return -1;
 	if (fstat(in, &st) < 0)
 		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
 	snprintf(tmp, tmpsz, ".seawatch-copy.%ld.%u", (long)getpid(), counter++);
 	snprintf(path, sizeof(path), "%s/%s", destdir, tmp);
 	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
@@ -281,9 +380,12 @@ static int copy_across(int srcfd, const char *src, const char *destdir,
 			off += w;
 		}
 	}
-	if (fsync(out) < 0 || close(out) < 0) {
+	{
+		int e1 = fsync(out), e2 = close(out);
+
 		out = -1;
-		goto fail_unlink;
+		if (e1 < 0 || e2 < 0)
+			goto fail_unlink;
 	}
 	close(in);
 	return 0;
@@ -300,13 +402,14 @@ fail:
 	return -1;
 }
 
-int spool_deliver(struct spool *sp, int slot, int n, const char *name,
+int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 		  const char *destdir, char *final, size_t finalsz)
 {
-	char src[NAME_MAX + 32], tmp[64];
+	char src[NAME_MAX + 32], dir[32], tmp[64];
 	int destfd;
 
-	snprintf(src, sizeof(src), "%d.%d/%s", slot, n, name);
+	slotdir(dir, sizeof(dir), slot, n, tag);
+	snprintf(src, sizeof(src), "%s/%s", dir, name);
 	if (place_noreplace(sp->workfd, src, destdir, name, final, finalsz) < 0) {
 		if (errno != EXDEV)
 			return -1;
@@ -332,9 +435,27 @@ int spool_deliver(struct spool *sp, int slot, int n, const char *name,
 			log_warn("event=unlink-failed file=%s error=%s", log_q(name),
 				 log_q(strerror(errno)));
 	}
-	if (n != 0)
+	if (tag) {
+		char side[48], zero[32];
+
+		snprintf(side, sizeof(side), "%s/.sidecar", dir);
+		unlinkat(sp->workfd, side, 0);
+		slotdir(zero, sizeof(zero), slot, 0, 0);
+		renameat(sp->workfd, dir, sp->workfd, zero);
+	} else if (n != 0) {
 		spool_set_attempts(sp, slot, n, 0);
+	}
 	return 0;
+}
+
+int spool_gone(struct spool *sp, int slot, int n, char tag, const char *name)
+{
+	char p[NAME_MAX + 40], dir[32];
+	struct stat st;
+
+	slotdir(dir, sizeof(dir), slot, n, tag);
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 
 int spool_sidecar(const char *destdir, const char *final, const char *text,
@@ -369,11 +490,13 @@ int spool_sidecar(const char *destdir, const char *final, const char *text,
 		text += w;
 		len -= (size_t)w;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	{
+		int e1 = fsync(fd), e2 = close(fd);
+
 		fd = -1;
-		goto fail_unlink;
+		if (e1 < 0 || e2 < 0)
+			goto fail_unlink;
 	}
-	fd = -1;
 	if (place_noreplace(dfd, tmp, destdir, base, final2, sizeof(final2)) < 0)
 		goto fail_unlink;
 	close(dfd);
@@ -391,8 +514,8 @@ fail:
 	return -1;
 }
 
-/* Parse "<slot>.<n>"; returns n or -1. */
-static int parse_slotdir(const char *s)
+/* Parse "<slot>.<n>" or "<slot>.<n>.d|f"; returns n (and *TAG) or -1. */
+static int parse_slotdir(const char *s, char *tag)
 {
 	char *end;
 	long a, b;
@@ -402,7 +525,12 @@ static int parse_slotdir(const char *s)
 		return -1;
 	s = end + 1;
 	b = strtol(s, &end, 10);
-	if (end == s || *end || b < 0 || b > 1000000)
+	if (end == s || b < 0 || b > 1000000)
+		return -1;
+	*tag = 0;
+	if (*end == '.' && (end[1] == 'd' || end[1] == 'f') && !end[2])
+		*tag = end[1];
+	else if (*end)
 		return -1;
 	return (int)b;
 }
@@ -463,16 +591,16 @@ static void finish_dead_run(struct spool *sp)
 }
 
 int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
-		       int *attempts)
+		       int *attempts, char *tag)
 {
 	struct dirent *de, *fe;
 
 	if (sp->rec_done)
 		return 0;
 	for (;;) {
+		char mine[32], dst[NAME_MAX + 40], src[NAME_MAX + 40];
 		int n, sfd, rfd;
 		DIR *sd;
-		char mine[24], dst[NAME_MAX + 32];
 
 		if (!sp->rec_dir && next_dead_run(sp) < 0) {
 			sp->rec_done = 1;
@@ -487,7 +615,7 @@ int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 			finish_dead_run(sp);
 			continue;
 		}
-		n = parse_slotdir(de->d_name);
+		n = parse_slotdir(de->d_name, tag);
 		if (n < 0)
 			continue;
 		sfd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -497,38 +625,64 @@ int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 			continue;
 		}
 		while ((fe = readdir(sd)) &&
-		       (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, "..")))
+		       (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, "..") ||
+			!strcmp(fe->d_name, ".sidecar")))
 			;
 		if (!fe || strlen(fe->d_name) >= namesz) {
 			closedir(sd);
-			unlinkat(rfd, de->d_name, AT_REMOVEDIR);
+			if (!fe) {
+				char side[NAME_MAX + 16];
+
+				snprintf(side, sizeof(side), "%s/.sidecar", de->d_name);
+				unlinkat(rfd, side, 0);
+				unlinkat(rfd, de->d_name, AT_REMOVEDIR);
+			}
 			continue;
 		}
 		snprintf(name, namesz, "%s", fe->d_name);
 		closedir(sd);
-		/* Our slot directory is <slot>.0 (free slot) or missing. */
-		slotdir(mine, sizeof(mine), slot, n);
-		if (n != 0 && spool_set_attempts(sp, slot, 0, n) < 0) {
-			if (errno != ENOENT || mkdirat(sp->workfd, mine, 0755) < 0)
-				return -1;
-		} else if (n == 0 && mkdirat(sp->workfd, mine, 0755) < 0 && errno != EEXIST) {
-			return -1;
+		/* Our slot directory is <slot>.0 (a free slot) or missing:
+		 * give it the dead one's name (count and verdict). */
+		slotdir(mine, sizeof(mine), slot, n, *tag);
+		{
+			char zero[32];
+
+			slotdir(zero, sizeof(zero), slot, 0, 0);
+			if (strcmp(zero, mine) &&
+			    renameat(sp->workfd, zero, sp->workfd, mine) < 0 &&
+			    (errno != ENOENT || mkdirat(sp->workfd, mine, 0755) < 0)) {
+				log_err("event=recover-failed file=%s error=%s", log_q(name),
+					log_q(strerror(errno)));
+				continue;
+			}
+			if (!strcmp(zero, mine) && mkdirat(sp->workfd, mine, 0755) < 0 &&
+			    errno != EEXIST)
+				continue;
 		}
 		snprintf(dst, sizeof(dst), "%s/%s", mine, name);
-		{
-			char src[NAME_MAX + 32];
+		snprintf(src, sizeof(src), "%s/%s", de->d_name, name);
+		if (claim_rename(rfd, src, sp->workfd, dst) < 0) {
+			char zero[32];
 
-			snprintf(src, sizeof(src), "%s/%s", de->d_name, name);
-			if (renameat(rfd, src, sp->workfd, dst) < 0) {
-				int saved = errno;
-
-				spool_set_attempts(sp, slot, n, 0);
-				errno = saved;
-				return -1;
-			}
+			log_err("event=recover-failed file=%s error=%s", log_q(name),
+				log_q(strerror(errno)));
+			slotdir(zero, sizeof(zero), slot, 0, 0);
+			renameat(sp->workfd, mine, sp->workfd, zero);
+			continue;  /* skip it; the next start tries again */
+		}
+		if (*tag == 'f') {
+			snprintf(src, sizeof(src), "%s/.sidecar", de->d_name);
+			snprintf(dst, sizeof(dst), "%s/.sidecar", mine);
+			renameat(rfd, src, sp->workfd, dst);
 		}
 		unlinkat(rfd, de->d_name, AT_REMOVEDIR);
 		*attempts = n;
 		return 1;
 	}
+}
+
+void spool_recover_again(struct spool *sp)
+{
+	if (sp->rec_done && !sp->rec_dir)
+		sp->rec_done = 0;
 }

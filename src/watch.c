@@ -107,6 +107,8 @@ static void free_targets(struct target *t, int n)
 	free(t);
 }
 
+static void retry_unwatched(void);
+
 static int add_watch(struct target *t)
 {
 	struct stat st;
@@ -133,6 +135,19 @@ static void lose(struct target *t)
 	t->lost = 1;
 }
 
+/* Every target on watch WD is lost; REMOVE: the kernel watch is still
+ * there (the directory moved away) and must go, once. */
+static void lose_wd(int wd, int remove)
+{
+	int i;
+
+	if (remove)
+		inotifytools_remove_watch_by_wd(wd);
+	for (i = 0; i < ntargets; i++)
+		if (targets[i].wd == wd)
+			lose(&targets[i]);
+}
+
 /*
  * The kernel says IN_DELETE_SELF only when the directory's inode goes away,
  * and the master holds descriptors on every drop (its spool), so a deleted
@@ -150,6 +165,9 @@ static void check_paths(void)
 	if (now.tv_sec == last.tv_sec)
 		return;
 	last = now;
+	/* Also under steady traffic (the library's timeout never fires then):
+	 * look again for directories not watched (gone, or newly set). */
+	retry_unwatched();
 	for (i = 0; i < ntargets; i++) {
 		struct target *t = &targets[i];
 
@@ -157,8 +175,7 @@ static void check_paths(void)
 			continue;
 		if (stat(t->path, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino)
 			continue;
-		inotifytools_remove_watch_by_wd(t->wd);
-		lose(t);
+		lose_wd(t->wd, 1);
 	}
 }
 
@@ -189,6 +206,9 @@ static void apply_pending(void)
 				break;
 			}
 		}
+		for (j = 0; !keep && j < nn; j++)
+			if (n[j].wd == targets[i].wd)
+				keep = 1;   /* another drop on that directory stays */
 		if (!keep && targets[i].wd >= 0)
 			inotifytools_remove_watch_by_wd(targets[i].wd);
 	}
@@ -237,7 +257,12 @@ static int created_special(const struct target *t, const char *name)
 	    snprintf(p, sizeof(p), "%s%s", t->path, name) >= (int)sizeof(p) ||
 	    lstat(p, &st) < 0)
 		return 0;
-	return !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+	/* A hard link (link(2), cp -l) only raises IN_CREATE too, and its
+	 * content is complete: pass it on.  A newly created file has one link
+	 * and is taken on its close. */
+	if (S_ISREG(st.st_mode))
+		return st.st_nlink > 1;
+	return !S_ISDIR(st.st_mode);
 }
 
 static void *watch_main(void *arg)
@@ -274,9 +299,7 @@ static void *watch_main(void *arg)
 		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)) {
 			/* A moved directory is still watched under its old
 			 * name: drop that watch and look for the path again. */
-			if ((ev->mask & IN_MOVE_SELF) && !(ev->mask & IN_IGNORED))
-				inotifytools_remove_watch_by_wd(t->wd);
-			lose(t);
+			lose_wd(t->wd, (ev->mask & IN_MOVE_SELF) && !(ev->mask & IN_IGNORED));
 			continue;
 		}
 		if (!ev->len || (ev->mask & IN_ISDIR))
@@ -287,7 +310,11 @@ static void *watch_main(void *arg)
 		 * log line. */
 		if ((ev->mask & IN_CREATE) && !created_special(t, ev->name))
 			continue;
-		send_msg(W_FILE, t->id, ev->name, strnlen(ev->name, ev->len));
+		/* Several drops may share a directory (other patterns): each
+		 * gets the name, and the master matches it. */
+		for (int i = 0; i < ntargets; i++)
+			if (targets[i].wd == ev->wd)
+				send_msg(W_FILE, targets[i].id, ev->name, strnlen(ev->name, ev->len));
 	}
 	return NULL;
 }

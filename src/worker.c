@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -38,7 +39,9 @@
 #define LINE_MAX_LOG 400
 
 static int sigfd = -1;
-static const int ignored[] = { SIGINT, SIGHUP, SIGUSR1, SIGPIPE };
+/* Ctrl-C at a terminal, or a service manager's SIGTERM, goes to the whole
+ * group: only the master decides what a stop means (it sends SIGUSR2). */
+static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE };
 static int master_gone;
 
 static int64_t now_ms(void)
@@ -137,7 +140,10 @@ static void child_exec(char **argv, char **envp, int outfd, int errfd)
 	int fd, sig;
 
 	setpgid(0, 0);
-	/* The worker has no handlers (exec resets those anyway); the four it
+	/* If the worker dies, so does the command (not left running while a
+	 * retry runs the same file). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The worker has no handlers (exec resets those anyway); those it
 	 * ignores would stay ignored across exec: give them back. */
 	for (sig = 0; sig < (int)(sizeof(ignored) / sizeof(ignored[0])); sig++)
 		signal(ignored[sig], SIG_DFL);
@@ -280,7 +286,7 @@ static void run_job(const struct msg_job *j, size_t len)
 			struct signalfd_siginfo ssi;
 
 			while (read(sigfd, &ssi, sizeof(ssi)) == sizeof(ssi))
-				if (ssi.ssi_signo == SIGTERM)
+				if (ssi.ssi_signo == SIGUSR2)
 					stop = 1;
 			memset(&si, 0, sizeof(si));
 			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
@@ -347,18 +353,28 @@ int worker_main(int argc, char **argv)
 	sigset_t set;
 	pid_t parent = getppid();
 
-	/* Ctrl-C at a terminal goes to the whole foreground group: only the
-	 * master decides what a stop means. */
+	/* Dispositions ignored by whoever started the daemon (nohup, an init
+	 * system) are inherited: reset them all once here, so that commands
+	 * start clean and the per-command reset stays short. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && signal(sig, SIG_DFL) == SIG_ERR) {
+			/* glibc keeps 32 and 33 for itself and refuses; the
+			 * kernel does not.  All zeroes is SIG_DFL, no flags,
+			 * empty mask, whatever the architecture's layout. */
+			unsigned long zero[8] = { 0 };
+
+			syscall(SYS_rt_sigaction, sig, zero, NULL, (size_t)(NSIG - 1) / 8);
+		}
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 		signal(ignored[i], SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0)
 		return 1;
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	prctl(PR_SET_PDEATHSIG, SIGUSR2);
 	if (getppid() != parent || parent == 1)
 		return 0;
 	fcntl(WORKER_FD, F_SETFD, FD_CLOEXEC);
@@ -394,7 +410,7 @@ int worker_main(int argc, char **argv)
 			struct signalfd_siginfo ssi;
 
 			while (read(sigfd, &ssi, sizeof(ssi)) == sizeof(ssi))
-				if (ssi.ssi_signo == SIGTERM)
+				if (ssi.ssi_signo == SIGUSR2)
 					return 0;
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;

@@ -106,7 +106,7 @@ Test(spool, claim_attempts_deliver_never_overwrites, .init = mk, .fini = rm)
 	struct spool sp;
 	char final[NAME_MAX + 1], path[PATH_MAX];
 
-	cr_assert_eq(spool_open(&sp, drop), 0);
+	cr_assert_eq(spool_open(&sp, drop, "d"), 0);
 	put(drop, "a.sea", "new");
 	put(done, "a.sea", "old");
 	put(done, "a.1.sea", "older");
@@ -119,7 +119,7 @@ Test(spool, claim_attempts_deliver_never_overwrites, .init = mk, .fini = rm)
 	cr_assert_eq(spool_path(&sp, drop, 5, 1, "a.sea", path, sizeof(path)), 0);
 	cr_assert_str_eq(strrchr(path, '/') + 1, "a.sea", "{file} keeps the base name");
 	cr_assert_str_eq(get("/", path), "new");
-	cr_assert_eq(spool_deliver(&sp, 5, 1, "a.sea", done, final, sizeof(final)), 0);
+	cr_assert_eq(spool_deliver(&sp, 5, 1, 0, "a.sea", done, final, sizeof(final)), 0);
 	cr_assert_str_eq(final, "a.2.sea");
 	cr_assert_str_eq(get(done, "a.sea"), "old");
 	cr_assert_str_eq(get(done, "a.1.sea"), "older");
@@ -136,25 +136,27 @@ Test(spool, recovery_adopts_dead_run_with_attempt_count, .init = mk, .fini = rm)
 	struct spool dead, live, next;
 	char name[NAME_MAX + 1];
 	int n = -1;
+	char tag = 'x';
 
-	cr_assert_eq(spool_open(&dead, drop), 0);
+	cr_assert_eq(spool_open(&dead, drop, "d"), 0);
 	put(drop, "x.sea", "x");
 	cr_assert_eq(spool_claim(&dead, "x.sea", 0), 0);
 	cr_assert_eq(spool_set_attempts(&dead, 0, 0, 2), 0);
 	/* A second daemon on the same drop must not adopt a live run. */
-	cr_assert_eq(spool_open(&live, drop), 0);
-	cr_assert_eq(spool_recover_next(&live, 3, name, sizeof(name), &n), 0);
+	cr_assert_eq(spool_open(&live, drop, "d"), 0);
+	cr_assert_eq(spool_recover_next(&live, 3, name, sizeof(name), &n, &tag), 0);
 	spool_close(&live);
 	/* "Crash": release the lock without cleaning up. */
 	close(dead.lockfd);
 	dead.lockfd = -1;
-	cr_assert_eq(spool_open(&next, drop), 0);
-	cr_assert_eq(spool_recover_next(&next, 3, name, sizeof(name), &n), 1);
+	cr_assert_eq(spool_open(&next, drop, "d"), 0);
+	cr_assert_eq(spool_recover_next(&next, 3, name, sizeof(name), &n, &tag), 1);
 	cr_assert_str_eq(name, "x.sea");
 	cr_assert_eq(n, 2, "attempt count survives");
+	cr_assert_eq(tag, 0, "no verdict recorded");
 	cr_assert_eq(spool_is_regular(&next, 3, 2, "x.sea"), 1);
-	cr_assert_eq(spool_recover_next(&next, 4, name, sizeof(name), &n), 0);
-	cr_assert_eq(spool_deliver(&next, 3, 2, "x.sea", done, name, sizeof(name)), 0);
+	cr_assert_eq(spool_recover_next(&next, 4, name, sizeof(name), &n, &tag), 0);
+	cr_assert_eq(spool_deliver(&next, 3, 2, 0, "x.sea", done, name, sizeof(name)), 0);
 	cr_assert_str_eq(get(done, "x.sea"), "x");
 	spool_close(&next);
 	dead.workfd = -1;   /* its directory was adopted and removed */
@@ -181,4 +183,71 @@ Test(spool, sidecar_leaves_no_temporary_behind, .init = mk, .fini = rm)
 	snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", done);
 	cr_assert_eq(system(cmd), 0, "only z.sea.error in done/");
 	cr_assert_str_eq(get(done, "z.sea.error"), "x\n");
+}
+
+Test(spool, alt_name_with_an_extension_too_long_to_keep)
+{
+	char name[NAME_MAX + 1], buf[NAME_MAX + 1];
+
+	name[0] = 'a';
+	name[1] = '.';
+	memset(name + 2, 'e', NAME_MAX - 2);
+	name[NAME_MAX] = '\0';
+	cr_assert_eq(spool_alt_name(name, 3, buf, sizeof(buf)), 0);
+	cr_assert_eq(strlen(buf), NAME_MAX);
+	cr_assert_str_eq(buf + NAME_MAX - 2, ".3");
+	cr_assert_neq(strcmp(buf, name), 0);
+}
+
+/* A verdict recorded before a crash (the move had failed) survives it:
+ * recovery says so, with the sidecar text. */
+Test(spool, recorded_verdict_survives_a_crash, .init = mk, .fini = rm)
+{
+	struct spool dead, next;
+	char name[NAME_MAX + 1], tag = 0, *text;
+	size_t len = 0;
+	int n = -1;
+
+	cr_assert_eq(spool_open(&dead, drop, "d"), 0);
+	put(drop, "v.sea", "v");
+	cr_assert_eq(spool_claim(&dead, "v.sea", 1), 0);
+	cr_assert_eq(spool_set_attempts(&dead, 1, 0, 3), 0);
+	cr_assert_eq(spool_mark(&dead, 1, 3, 'f', "why it failed\n", 14), 0);
+	close(dead.lockfd);
+	dead.lockfd = -1;
+	cr_assert_eq(spool_open(&next, drop, "d"), 0);
+	cr_assert_eq(spool_recover_next(&next, 7, name, sizeof(name), &n, &tag), 1);
+	cr_assert_str_eq(name, "v.sea");
+	cr_assert_eq(n, 3);
+	cr_assert_eq(tag, 'f');
+	text = spool_marked_sidecar(&next, 7, 3, &len);
+	cr_assert_not_null(text);
+	cr_assert_eq(len, 14);
+	cr_assert_str_eq(text, "why it failed\n");
+	free(text);
+	cr_assert_eq(spool_deliver(&next, 7, 3, 'f', "v.sea", done, name, sizeof(name)), 0);
+	cr_assert_str_eq(get(done, "v.sea"), "v");
+	spool_close(&next);
+	dead.workfd = -1;
+	spool_close(&dead);
+}
+
+/* Two drops on one directory keep separate spools. */
+Test(spool, drops_sharing_a_directory_do_not_adopt_each_other, .init = mk, .fini = rm)
+{
+	struct spool a, b;
+	char name[NAME_MAX + 1], tag;
+	int n;
+
+	cr_assert_eq(spool_open(&a, drop, "a"), 0);
+	put(drop, "f.log", "f");
+	cr_assert_eq(spool_claim(&a, "f.log", 0), 0);
+	close(a.lockfd);   /* a's daemon "dies" */
+	a.lockfd = -1;
+	cr_assert_eq(spool_open(&b, drop, "b"), 0);
+	cr_assert_eq(spool_recover_next(&b, 0, name, sizeof(name), &n, &tag), 0,
+		     "drop b adopted drop a's file");
+	spool_close(&b);
+	a.workfd = -1;
+	spool_close(&a);
 }

@@ -147,8 +147,6 @@ static void child_exec(char **argv, char **envp, int outfd, int errfd)
 	 * ignores would stay ignored across exec: give them back. */
 	for (sig = 0; sig < (int)(sizeof(ignored) / sizeof(ignored[0])); sig++)
 		signal(ignored[sig], SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 	fd = open("/dev/null", O_RDONLY);
 	if (fd < 0 || dup2(fd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
 		goto fail;
@@ -162,6 +160,11 @@ static void child_exec(char **argv, char **envp, int outfd, int errfd)
 			if (fd != errfd)
 				close(fd);
 	}
+	/* The mask last, right before exec, and by the raw system call: no
+	 * library wrapper (a sanitizer's fork interceptor, say) can put
+	 * anything back in between. */
+	sigemptyset(&none);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, (size_t)(NSIG - 1) / 8);
 	execve(argv[0], argv, envp);
 fail:
 	sig = errno;

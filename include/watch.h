@@ -22,6 +22,8 @@ struct watch_msg {
 	uint16_t type;
 	uint16_t len;     /* of name, without NUL */
 	uint32_t id;      /* drop id given to watch_set() */
+	uint32_t created; /* W_FILE from IN_CREATE (a link or a special file),
+			   * not from a close or a move */
 	char name[256];
 };
 

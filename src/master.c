@@ -457,8 +457,13 @@ static int being_written(int dirfd, const char *name)
 	return busy;
 }
 
-/* Claim NAME of drop D.  DTYPE from readdir, or DT_UNKNOWN.  1 if claimed. */
-static int try_claim(struct drop *d, const char *name, unsigned char dtype)
+/*
+ * Claim NAME of drop D.  DTYPE from readdir, or DT_UNKNOWN.  PROBE: ask
+ * whether it is still open for writing -- for what a scan finds or a link
+ * brings; a file that raised IN_CLOSE_WRITE or IN_MOVED_TO was just closed
+ * or renamed in by its writer.  1 if claimed.
+ */
+static int try_claim(struct drop *d, const char *name, unsigned char dtype, int probe)
 {
 	struct stat st;
 	int s, r;
@@ -480,7 +485,7 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype)
 			return 0;
 		}
 	}
-	if (being_written(d->sp.dropfd, name)) {
+	if (probe && being_written(d->sp.dropfd, name)) {
 		log_debug("event=busy drop=%s file=%s reason=open-for-writing",
 			  d->cfg->name, log_q(name));
 		return 0;
@@ -528,7 +533,7 @@ static int scan_step(struct drop *d)
 		d->dirty = 0;
 	}
 	while ((de = readdir(d->scan)))
-		if (try_claim(d, de->d_name, de->d_type))
+		if (try_claim(d, de->d_name, de->d_type, 1))
 			return 1;
 	closedir(d->scan);
 	d->scan = NULL;
@@ -1185,7 +1190,7 @@ static void on_watch(void)
 			if (!room() || M.stopping)
 				d->dirty = 1;  /* it stays in the drop; a scan finds it */
 			else
-				try_claim(d, m.name, DT_UNKNOWN);
+				try_claim(d, m.name, DT_UNKNOWN, m.created != 0);
 			break;
 		case W_OVERFLOW:
 			M.c.overflows++;
@@ -1275,7 +1280,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 	struct pollfd *pf = NULL;
 	struct drop *d;
 	sigset_t set;
-	int i, n = 0, bad, rc = 0;
+	int i, n = 0, bad, rc = 0, npf = 0;
 
 	memset(&M, 0, sizeof(M));
 	M.opts = *opts;
@@ -1355,10 +1360,14 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 				if (M.w[i].fd >= 0 && M.w[i].job >= 0)
 					kill(M.w[i].pid, SIGUSR2);
 		}
-		free(pf);
-		pf = calloc((size_t)M.nw + 2, sizeof(*pf));
-		if (!pf)
-			break;
+		if (M.nw + 2 > npf) {
+			struct pollfd *grown = realloc(pf, (size_t)(M.nw + 2) * sizeof(*pf));
+
+			if (!grown)
+				break;
+			pf = grown;
+			npf = M.nw + 2;
+		}
 		pf[nfds++] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
 		pf[nfds++] = (struct pollfd){ .fd = opts->once ? -1 : watch_fd(), .events = POLLIN };
 		base = nfds;

@@ -55,13 +55,14 @@ static char rbuf[sizeof(struct watch_msg) * 32];
 static size_t rlen;
 
 static void send_msg(enum watch_type type, uint32_t id, const char *name,
-		     size_t len)
+		     size_t len, int created)
 {
 	struct watch_msg m;
 
 	memset(&m, 0, sizeof(m));
 	m.type = (uint16_t)type;
 	m.id = id;
+	m.created = (uint32_t)created;
 	if (len >= sizeof(m.name))
 		len = sizeof(m.name) - 1;
 	m.len = (uint16_t)len;
@@ -130,7 +131,7 @@ static int add_watch(struct target *t)
 static void lose(struct target *t)
 {
 	if (t->wd >= 0 && !t->lost)
-		send_msg(W_LOST, t->id, NULL, 0);
+		send_msg(W_LOST, t->id, NULL, 0, 0);
 	t->wd = -1;
 	t->lost = 1;
 }
@@ -228,7 +229,7 @@ static void retry_unwatched(void)
 		if (targets[i].wd >= 0 || add_watch(&targets[i]) < 0)
 			continue;
 		if (targets[i].lost)
-			send_msg(W_BACK, targets[i].id, NULL, 0);
+			send_msg(W_BACK, targets[i].id, NULL, 0, 0);
 		targets[i].lost = 0;
 	}
 }
@@ -290,7 +291,7 @@ static void *watch_main(void *arg)
 			continue;
 		}
 		if (ev->mask & IN_Q_OVERFLOW) {
-			send_msg(W_OVERFLOW, 0, NULL, 0);
+			send_msg(W_OVERFLOW, 0, NULL, 0, 0);
 			continue;
 		}
 		t = by_wd(ev->wd);
@@ -314,7 +315,8 @@ static void *watch_main(void *arg)
 		 * gets the name, and the master matches it. */
 		for (int i = 0; i < ntargets; i++)
 			if (targets[i].wd == ev->wd)
-				send_msg(W_FILE, targets[i].id, ev->name, strnlen(ev->name, ev->len));
+				send_msg(W_FILE, targets[i].id, ev->name, strnlen(ev->name, ev->len),
+					 (ev->mask & IN_CREATE) != 0);
 	}
 	return NULL;
 }

@@ -43,6 +43,7 @@
 #define DELIVER_RETRY_MS 5000  /* a move to done/failed that failed is tried again */
 #define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
 #define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs */
+#define REFILL_BATCH    16     /* files claimed between two looks at the rest */
 
 enum job_state { J_FREE, J_QUEUED, J_RUNNING, J_WAITING, J_DELIVER };
 
@@ -587,16 +588,21 @@ static int recover_step(struct drop *d)
 	return 1;
 }
 
-/* Fill free room from recovery, then from scans, drop by drop. */
-static void refill(void)
+/* Fill free room from recovery, then from scans, drop by drop, at most
+ * BUDGET files at a time, so that a big backlog does not keep the first
+ * commands waiting (or a result unread) while the queue fills.  Returns 1
+ * if the budget ran out with room left. */
+static int refill(int budget)
 {
 	int progress = 1;
 
 	if (M.stopping)
-		return;
+		return 0;
 	while (progress && room()) {
 		struct drop *d;
 
+		if (budget-- <= 0)
+			return 1;
 		progress = 0;
 		for (d = M.drops; d && room(); d = d->next) {
 			if (!drop_usable(d))
@@ -613,6 +619,7 @@ static void refill(void)
 				progress = 1;  /* dirtied during the pass: go again */
 		}
 	}
+	return 0;
 }
 
 /* ---- workers -------------------------------------------------------- */
@@ -1280,7 +1287,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 	struct pollfd *pf = NULL;
 	struct drop *d;
 	sigset_t set;
-	int i, n = 0, bad, rc = 0, npf = 0;
+	int i, n = 0, bad, rc = 0, npf = 0, more = 0;
 
 	memset(&M, 0, sizeof(M));
 	M.opts = *opts;
@@ -1345,7 +1352,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 	for (;;) {
 		int nfds = 0, base;
 
-		refill();
+		more = refill(REFILL_BATCH);
 		dispatch();
 		if (M.stopping && M.running == 0)
 			break;
@@ -1373,7 +1380,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		base = nfds;
 		for (i = 0; i < M.nw; i++)
 			pf[nfds++] = (struct pollfd){ .fd = M.w[i].fd, .events = POLLIN };
-		if (poll(pf, (nfds_t)nfds, poll_timeout()) < 0 && errno != EINTR) {
+		if (poll(pf, (nfds_t)nfds, more ? 0 : poll_timeout()) < 0 && errno != EINTR) {
 			log_err("event=poll-failed error=%s", log_q(strerror(errno)));
 			rc = 3;
 			break;

@@ -3,6 +3,7 @@
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 BUILD      ?= build
@@ -17,7 +18,7 @@ WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) \
           -Iinclude -DSW_VERSION='"$(VERSION)"' \
-          -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+          -DSYSCONFDIR='"$(SYSCONFDIR)"' -DLIBEXECDIR='"$(LIBEXECDIR)"' \
           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
           -linotifytools -pthread
@@ -27,6 +28,10 @@ ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 CORE = config log queue policy spool watch worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
+WORKER = $(BUILD)/seawatch-worker
+# The worker helper is linked statically (see src/worker_bin.c); the
+# sanitizer builds link it dynamically (ASan cannot be static).
+WORKER_STATIC ?= -static
 
 UNIT  = $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 INTEG = $(patsubst tests/integ/%.c,%,$(wildcard tests/integ/test_*.c))
@@ -36,13 +41,16 @@ CRIT_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 
 .PHONY: all deps run check unit integ install uninstall clean asan valgrind bench bench-deps
 
-all: $(DAEMON)
+all: $(DAEMON) $(WORKER)
 
 $(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(DAEMON): $(CORE_OBJ) $(BUILD)/main.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+$(WORKER): $(BUILD)/worker_bin.o $(BUILD)/worker.o $(BUILD)/log.o
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(WORKER_STATIC) -o $@ $^
 
 $(BUILD):
 	mkdir -p $(BUILD)/tests
@@ -84,7 +92,7 @@ check: deps
 	@sh tests/run.sh $(BUILD)
 
 .PHONY: tests
-tests: $(DAEMON) $(TEST_BINS)
+tests: $(DAEMON) $(WORKER) $(TEST_BINS)
 
 unit: $(DAEMON) $(UNIT:%=$(BUILD)/tests/%)
 	@for t in $(UNIT); do $(BUILD)/tests/$$t || exit 1; done
@@ -96,7 +104,7 @@ integ: $(DAEMON) $(INTEG:%=$(BUILD)/tests/%)
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 	  EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
-	  EXTRA_LDFLAGS='-fsanitize=address,undefined' CFLAGS='-O1 -g' all tests
+	  EXTRA_LDFLAGS='-fsanitize=address,undefined' CFLAGS='-O1 -g' WORKER_STATIC= all tests
 	@ASAN_OPTIONS=detect_leaks=1 sh tests/run.sh build-asan
 
 # The whole suite with every seawatchd process (master and workers) under
@@ -125,15 +133,16 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	python3 bench/run.py
 
-install: $(DAEMON)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch
+install: $(DAEMON) $(WORKER)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch $(DESTDIR)$(LIBEXECDIR)/seawatch
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/seawatchd
+	install -m 0755 $(WORKER) $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf ]; then \
 	  echo "install: keeping existing $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf"; \
 	else install -m 0644 etc/seawatch.conf $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/seawatchd
+	rm -f $(DESTDIR)$(SBINDIR)/seawatchd $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker
 
 clean:
 	rm -rf build build-asan demo

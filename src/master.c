@@ -1243,6 +1243,41 @@ static int once_idle(void)
 
 /* ---- start and stop ------------------------------------------------- */
 
+/*
+ * The worker binary, held open: workers start from this very file even if
+ * a package upgrade replaces it on disk meanwhile.  The small static
+ * seawatch-worker beside this binary (the build tree) or in LIBEXECDIR;
+ * failing that, this binary in its --worker mode.
+ */
+static int find_worker(void)
+{
+	char self[PATH_MAX], *slash;
+	const char *cands[2];
+	int i, n = (int)readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	snprintf(M.exepath, sizeof(M.exepath), "%.*s/seawatch-worker",
+		 slash ? (int)(slash - self) : 1, slash ? self : ".");
+	cands[0] = M.exepath;
+	cands[1] = LIBEXECDIR "/seawatch/seawatch-worker";
+	for (i = 0; i < 2; i++) {
+		M.exefd = open(cands[i], O_RDONLY | O_CLOEXEC);
+		if (M.exefd >= 0) {
+			if (i)
+				snprintf(M.exepath, sizeof(M.exepath), "%s", cands[i]);
+			log_debug("event=worker-binary path=%s", log_q(M.exepath));
+			return 0;
+		}
+	}
+	M.exefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	snprintf(M.exepath, sizeof(M.exepath), "%s", self);
+	log_debug("event=worker-binary path=%s mode=--worker", log_q(M.exepath));
+	return M.exefd < 0 ? -1 : 0;
+}
+
 static void setup_env(void)
 {
 	const char *p = getenv("PATH"), *h = getenv("HOME"), *l = getenv("LANG");
@@ -1300,12 +1335,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		return 3;
 	M.cur->cfg = c;
 	M.cur->refs = 1;
-	/* The binary we run, held open: workers start from this very file
-	 * even if a package upgrade replaces it on disk meanwhile. */
-	M.exefd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	i = (int)readlink("/proc/self/exe", M.exepath, sizeof(M.exepath) - 1);
-	M.exepath[i > 0 ? i : 0] = '\0';
-	if (M.exefd < 0 || i <= 0) {
+	if (find_worker() < 0) {
 		log_err("event=start-failed error=%s", log_q(strerror(errno)));
 		return 3;
 	}

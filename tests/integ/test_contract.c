@@ -3,6 +3,9 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "harness.h"
@@ -43,5 +46,30 @@ Test(contract, command_starts_with_default_signals)
 	cr_assert_not_null(got);
 	cr_assert_str_eq(got, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
 			 "signals blocked or ignored in the command:\n%s", got);
+	free(got);
+}
+
+/* user = "nobody": workers drop privileges, so commands run as nobody
+ * (the daemon is started as root here). */
+Test(contract, commands_run_as_the_configured_user)
+{
+	const char *s;
+	char cmd[H_PATH * 3], *got;
+
+	if (geteuid() != 0)
+		cr_skip("needs root");
+	/* nobody must be able to reach the script and write its answer. */
+	cr_assert_eq(chmod(env.root, 0755), 0);
+	cr_assert_eq(chmod(env.out, 0777), 0);
+	s = h_script(&env, "who.sh", "id -u > \"$2/uid\"\nid -g > \"$2/gid\"\n");
+	snprintf(cmd, sizeof(cmd), "[\"%s\", \"{file}\", \"%s\"]", s, env.out);
+	h_config_simple(&env, cmd, "", "user = \"nobody\";");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "u.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000), "not processed as nobody");
+	got = h_slurp(h_fmt("%s/uid", env.out));
+	cr_assert_not_null(got);
+	cr_assert_str_eq(got, h_fmt("%ld\n", (long)getpwnam("nobody")->pw_uid));
 	free(got);
 }

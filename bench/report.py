@@ -133,7 +133,6 @@ def render(R):
         r = ratio(t2(sw), t2(FLOOR_OF[sw]))
         if r is not None:
             tg.append(("trivial, P=2: %s ≥ 0.90 × %s" % (sw, FLOOR_OF[sw]), "%.2f×" % r, r >= 0.90))
-    best = max([x for x in (t2("seawatchd-once"), t2("seawatchd-live")) if x] or [None], key=lambda x: x[0] if x else 0)
     for peer, need in (("python-pool", 1.3), ("inotifywait-xargs", 3.0)):
         r = ratio(t2("seawatchd-once" if peer == "python-pool" else "seawatchd-live"), t2(peer))
         if r is not None:

@@ -15,7 +15,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import shutil
 import signal
 import statistics
@@ -293,25 +292,32 @@ def children(pid):
     return kids
 
 
+def worker_pids(master):
+    """The master's children that are workers (argv[1] is --worker)."""
+    out = []
+    for k in children(master):
+        try:
+            with open("/proc/%d/cmdline" % k, "rb") as f:
+                if f.read().split(b"\0")[1:2] == [b"--worker"]:
+                    out.append(k)
+        except OSError:
+            pass
+    return out
+
+
 def seawatchd_pids(proc):
     # The runner execs seawatchd, so proc.pid is the master.
-    workers = [k for k in children(proc.pid) if open("/proc/%d/cmdline" % k, "rb").read().split(b"\0")[1:2] == [b"--worker"]]
-    return proc.pid, workers
+    return proc.pid, worker_pids(proc.pid)
 
 
-def rss_backlog(n, cmd, base, p=2):
-    """Peak RSS (VmHWM) of the master and the workers of a live daemon,
-    idle after one file (N = 0), or once a backlog of N has drained."""
+def rss_idle(cmd, base, p=2):
+    """Peak RSS (VmHWM) of the master and the workers of a live daemon that
+    is idle after one file (the backlog figures come from scaling())."""
     w = World(base)
     try:
-        if n:
-            w.make(w.inp, n)
         proc = start("seawatchd", "live", w, p, cmd)
-        if n:
-            wait_count(w, w.done, n, 3600, proc)
-        else:
-            probe(w, proc)
-            time.sleep(0.5)
+        probe(w, proc)
+        time.sleep(0.5)
         master, workers = seawatchd_pids(proc)
         m = status_kb(master, "VmHWM")
         ws = [status_kb(x, "VmHWM") for x in workers]
@@ -336,12 +342,8 @@ def scaling(n, cmd, base, p=2):
             m = status_kb(proc.pid, "VmHWM")
             if m:
                 peak_m = max(peak_m, m)
-                for k in children(proc.pid):
-                    try:
-                        if open("/proc/%d/cmdline" % k, "rb").read().split(b"\0")[1:2] == [b"--worker"]:
-                            peak_w = max(peak_w, status_kb(k, "VmHWM") or 0)
-                    except (OSError, IndexError):
-                        pass
+                for k in worker_pids(proc.pid):
+                    peak_w = max(peak_w, status_kb(k, "VmHWM") or 0)
             time.sleep(0.05)
         reap(proc, timeout=3600)
         wall = now() - m0
@@ -375,11 +377,6 @@ def machine():
     fs = subprocess.run(["df", "-T", tempfile.gettempdir()], capture_output=True, text=True).stdout.splitlines()[-1].split()[1]
     return "%s, %d CPUs, %.0f GiB RAM, Linux %s, %s on %s" % (
         model, os.cpu_count(), mem, platform.release(), platform.freedesktop_os_release().get("PRETTY_NAME", "?"), fs)
-
-
-def fmt3(t, f="%.0f"):
-    m, lo, hi = t
-    return (f + " (" + f + "–" + f + ")") % (m, lo, hi)
 
 
 def main():
@@ -421,7 +418,7 @@ def main():
                                      "p99": median_spread([r[1] for r in res])}
         if "memory" in only:
             log("memory idle")
-            res = [rss_backlog(0, trivial, base) for _ in range(RUNS)]
+            res = [rss_idle(trivial, base) for _ in range(RUNS)]
             R["memory"]["0"] = {k: median_spread([r[k] for r in res]) for k in res[0]}
         if "scaling" in only:
             # Backlog runs of --once: wall time, first command, and the

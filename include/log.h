@@ -24,7 +24,6 @@ void log_msg(enum sw_log_level level, const char *fmt, ...)
 #define log_warn(...)  log_msg(SW_LOG_WARNING, __VA_ARGS__)
 #define log_info(...)  log_msg(SW_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(SW_LOG_DEBUG, __VA_ARGS__)
-#define log_on(l)      ((l) <= log_get_level())
 
 /*
  * Escape SRC (LEN bytes) as a log value into DST (size DSTSZ, always

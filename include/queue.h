@@ -18,8 +18,6 @@ int queue_push(struct queue *q, int v);         /* 0, or -1 when full */
 int queue_pop(struct queue *q, int *v);         /* 0, or -1 when empty */
 /* Change the capacity keeping order; -1 if CAP < current length or ENOMEM. */
 int queue_resize(struct queue *q, int cap);
-/* Remove every occurrence of V; returns how many were removed. */
-int queue_remove(struct queue *q, int v);
 static inline int queue_len(const struct queue *q) { return q->len; }
 static inline int queue_full(const struct queue *q) { return q->len == q->cap; }
 

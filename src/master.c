@@ -611,8 +611,6 @@ static int refill(int budget)
 				progress = 1;
 				continue;
 			}
-			if (!d->sp.rec_done)
-				d->sp.rec_done = 1;  /* error: do not spin */
 			if ((d->dirty || d->scan) && scan_step(d))
 				progress = 1;
 			else if (d->dirty)

@@ -68,18 +68,3 @@ int queue_resize(struct queue *q, int cap)
 	q->head = 0;
 	return 0;
 }
-
-int queue_remove(struct queue *q, int v)
-{
-	int i, o = 0, removed;
-
-	for (i = 0; i < q->len; i++) {
-		int x = q->items[(q->head + i) % q->cap];
-
-		if (x != v)
-			q->items[(q->head + o++) % q->cap] = x;
-	}
-	removed = q->len - o;
-	q->len = o;
-	return removed;
-}

@@ -61,22 +61,6 @@ Test(queue, resize_keeps_order)
 	queue_free(&q);
 }
 
-Test(queue, remove_value)
-{
-	struct queue q;
-	int v;
-
-	cr_assert_eq(queue_init(&q, 4), 0);
-	queue_push(&q, 7);
-	queue_push(&q, 8);
-	queue_push(&q, 7);
-	cr_assert_eq(queue_remove(&q, 7), 2);
-	cr_assert_eq(queue_len(&q), 1);
-	queue_pop(&q, &v);
-	cr_assert_eq(v, 8);
-	queue_free(&q);
-}
-
 Test(queue, rejects_zero_capacity)
 {
 	struct queue q;

@@ -3,14 +3,15 @@
  *
  * Layout inside a drop directory D, for the drop named DROP:
  *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/lock     flock'ed while the daemon lives
- *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/<slot>.<n>/NAME
- *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/<slot>.<n>.d|f/NAME (+ .sidecar)
- * A job occupies slot directory <slot>.<n>, where n is the number of attempts
- * started so far, so the count survives a crash: it is renamed before every
- * attempt.  A daemon that starts adopts the run.* directories whose lock is
- * free (their owner died) and processes what they hold again.  ".d"/".f"
- * record a verdict whose move to done/failed has not happened yet (a full
- * disk, say): after a crash the file is moved, not run again.
+ *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/attempts  one record per slot
+ *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/<slot>/NAME (+ .sidecar)
+ * A job occupies slot directory <slot>.  Its record in the attempts table
+ * holds the number of attempts started, written (one pwrite, no rename)
+ * before every attempt, so the count survives a crash of the daemon; and a
+ * verdict 'd'/'f' whose move to done/failed has not happened yet (a full
+ * disk, say): after a crash the file is moved, not run again.  A daemon
+ * that starts adopts the run.* directories whose lock is free (their owner
+ * died) and processes what they hold again.
  */
 #ifndef SW_SPOOL_H
 #define SW_SPOOL_H
@@ -23,12 +24,14 @@ struct spool {
 	int seafd;           /* D/.seawatch */
 	int workfd;          /* D/.seawatch/<inst> */
 	int lockfd;          /* D/.seawatch/<inst>/lock, flock'ed */
+	int attfd;           /* D/.seawatch/<inst>/attempts */
 	char inst[64];       /* our run.* name */
 	char drop[72];       /* the drop's name: D/.seawatch/<drop>/ */
 	/* recovery cursor over dead run.* directories */
 	DIR *rec_top;        /* D/.seawatch listing, NULL when not started */
 	DIR *rec_dir;        /* the dead run.* being drained */
 	int rec_lock;        /* its lock, held while draining */
+	int rec_att;         /* its attempts table, or -1 */
 	char rec_name[64];
 	int rec_done;        /* nothing left to recover */
 };
@@ -39,32 +42,34 @@ int spool_open(struct spool *sp, const char *path, const char *drop);
 /* Close; our run directory is removed when it holds no file in flight. */
 void spool_close(struct spool *sp);
 
-/* Claim drop/NAME into <slot>.0.  0, or -1 (errno ENOENT: already gone). */
+/* Make the attempts table hold NSLOTS records.  0 or -1. */
+int spool_reserve(struct spool *sp, int nslots);
+/* Claim drop/NAME into <slot>/ (whose record is zero).  0, or -1 (errno ENOENT: already gone). */
 int spool_claim(struct spool *sp, const char *name, int slot);
 /* 1 if the claimed file is a regular file, 0 if not, -1 on error. */
-int spool_is_regular(struct spool *sp, int slot, int n, const char *name);
-/* Rename slot directory <slot>.<from> to <slot>.<to>.  0 or -1. */
-int spool_set_attempts(struct spool *sp, int slot, int from, int to);
-/* "<droppath>/.seawatch/<inst>/<slot>.<n>/<name>" into BUF; -1 if too long. */
-int spool_path(const struct spool *sp, const char *droppath, int slot, int n,
+int spool_is_regular(struct spool *sp, int slot, const char *name);
+/* Record N attempts started for SLOT.  0 or -1. */
+int spool_set_attempts(struct spool *sp, int slot, int n);
+/* "<droppath>/.seawatch/<inst>/<slot>/<name>" into BUF; -1 if too long. */
+int spool_path(const struct spool *sp, const char *droppath, int slot,
 	       const char *name, char *buf, size_t sz);
 
 /*
  * Move the claimed file into DESTDIR under NAME, or NAME with a counter
  * before its extension if that is taken (never overwriting); across
- * filesystems copy, fsync, rename, unlink.  The slot directory is then reset
- * to <slot>.0.  FINAL receives the base name used.  0 or -1 with errno.
+ * filesystems copy, fsync, rename, unlink.  The slot's record (N attempts,
+ * verdict TAG) is then reset to zero.  FINAL receives the base name used.  0 or -1 with errno.
  */
 int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 		  const char *destdir, char *final, size_t finalsz);
 /* Record the verdict TAG ('d' done, 'f' failed) of a job whose move must
- * wait: <slot>.<n> becomes <slot>.<n>.TAG, with TEXT as its .sidecar. */
+ * wait, after N attempts, with TEXT (if any) kept as <slot>/.sidecar. */
 int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
 	       size_t len);
 /* The .sidecar text of a recovered 'f' job (malloc'd), or NULL. */
-char *spool_marked_sidecar(struct spool *sp, int slot, int n, size_t *len);
+char *spool_marked_sidecar(struct spool *sp, int slot, size_t *len);
 /* 1 if the job's file is no longer in its slot directory. */
-int spool_gone(struct spool *sp, int slot, int n, char tag, const char *name);
+int spool_gone(struct spool *sp, int slot, const char *name);
 /* Write DESTDIR/FINAL.error with TEXT (never overwriting).  0 or -1. */
 int spool_sidecar(const char *destdir, const char *final, const char *text,
 		  size_t len);

@@ -153,8 +153,11 @@ static void unref(struct cfgref *r)
 
 /* ---- slots ---------------------------------------------------------- */
 
+static void drop_reserve(struct drop *d);
+
 static int grow_jobs(int cap)
 {
+	struct drop *d;
 	struct job *j;
 	int i;
 
@@ -172,6 +175,8 @@ static int grow_jobs(int cap)
 	if (M.q.items ? queue_resize(&M.q, cap) < 0 : queue_init(&M.q, cap) < 0)
 		return -1;
 	M.cap = cap;
+	for (d = M.drops; d; d = d->next)
+		drop_reserve(d);
 	return 0;
 }
 
@@ -256,6 +261,15 @@ static void drop_destroy(struct drop *d)
 	free(d);
 }
 
+/* Room in the drop's attempts table for every slot (best effort: without
+ * it, recording an attempt extends the file). */
+static void drop_reserve(struct drop *d)
+{
+	if (d->open && spool_reserve(&d->sp, M.cap) < 0)
+		log_warn("event=reserve-failed drop=%s error=%s", d->cfg->name,
+			 log_q(strerror(errno)));
+}
+
 static int drop_open(struct drop *d)
 {
 	if (spool_open(&d->sp, d->cfg->path, d->cfg->name) < 0) {
@@ -265,6 +279,7 @@ static int drop_open(struct drop *d)
 	}
 	d->open = 1;
 	d->dirty = 1;
+	drop_reserve(d);
 	return 0;
 }
 
@@ -355,7 +370,7 @@ static void deliver(int s)
 	if (spool_deliver(&d->sp, s, j->n, j->tag, j->name, dest, final, sizeof(final)) < 0) {
 		int err = errno;
 
-		if (spool_gone(&d->sp, s, j->n, j->tag, j->name)) {
+		if (spool_gone(&d->sp, s, j->name)) {
 			/* Its directory was deleted under us: nothing to move. */
 			log_err("event=lost drop=%s file=%s reason=removed-from-spool",
 				d->cfg->name, log_q(j->name));
@@ -502,7 +517,7 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 		return 0;
 	}
 	M.c.claimed++;
-	r = spool_is_regular(&d->sp, s, 0, name);
+	r = spool_is_regular(&d->sp, s, name);
 	if (r == 0) {
 		/* Swapped for something else between the check and the claim. */
 		log_warn("event=skipped drop=%s file=%s reason=changed-during-claim",
@@ -572,7 +587,7 @@ static int recover_step(struct drop *d)
 		j->to_failed = tag == 'f';
 		snprintf(j->status, sizeof(j->status), "recorded");
 		if (j->to_failed) {
-			j->sidecar = spool_marked_sidecar(&d->sp, s, n, &j->sidecar_len);
+			j->sidecar = spool_marked_sidecar(&d->sp, s, &j->sidecar_len);
 			M.any_failed = 1;
 		}
 		deliver(s);
@@ -801,13 +816,13 @@ static int start_attempt(int s, int wi)
 	size_t off = offsetof(struct msg_job, data);
 	int i;
 
-	if (spool_set_attempts(&d->sp, s, j->n, j->n + 1) < 0) {
+	if (spool_set_attempts(&d->sp, s, j->n + 1) < 0) {
 		log_err("event=attempt-failed drop=%s file=%s error=%s", dc->name,
 			log_q(j->name), log_q(strerror(errno)));
 		return -1;
 	}
 	j->n++;
-	if (spool_path(&d->sp, dc->path, s, j->n, j->name, path, sizeof(path)) < 0) {
+	if (spool_path(&d->sp, dc->path, s, j->name, path, sizeof(path)) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -852,7 +867,7 @@ static int start_attempt(int s, int wi)
 	}
 	if (send(M.w[wi].fd, buf, off, MSG_NOSIGNAL) < 0) {
 		/* The worker is gone; its EOF will be seen.  Undo. */
-		spool_set_attempts(&d->sp, s, j->n, j->n - 1);
+		spool_set_attempts(&d->sp, s, j->n - 1);
 		j->n--;
 		return 1;
 	}
@@ -926,7 +941,7 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 	if (kind == ST_ABORTED) {
 		/* Stopped by a shutdown: the attempt does not count, and the
 		 * file stays in flight for the next start. */
-		spool_set_attempts(&d->sp, s, j->n, j->n - 1);
+		spool_set_attempts(&d->sp, s, j->n - 1);
 		log_info("event=interrupted drop=%s file=%s attempt=%d", d->cfg->name,
 			 log_q(j->name), j->n);
 		j->n--;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,39 @@
 
 #define SEADIR ".seawatch"
 
-/* "<slot>.<n>", or "<slot>.<n>.d" / ".f" once a verdict is recorded. */
-static int slotdir(char *buf, size_t sz, int slot, int n, char tag)
-{
-	int r = tag ? snprintf(buf, sz, "%d.%d.%c", slot, n, tag) :
-		      snprintf(buf, sz, "%d.%d", slot, n);
+/* A slot's record in the attempts table: attempts started, and the
+ * verdict ('d'/'f') of a job whose move must wait, or 0. */
+struct rec {
+	uint32_t attempts;
+	char tag;
+	char pad[3];
+};
 
-	return r < 0 || (size_t)r >= sz ? -1 : 0;
+static int put_rec(int fd, int slot, int n, char tag)
+{
+	struct rec r = { (uint32_t)n, tag, { 0, 0, 0 } };
+	ssize_t w = pwrite(fd, &r, sizeof(r), (off_t)slot * (off_t)sizeof(r));
+
+	if (w == (ssize_t)sizeof(r))
+		return 0;
+	if (w >= 0)
+		errno = EIO;
+	return -1;
+}
+
+static void get_rec(int fd, int slot, int *n, char *tag)
+{
+	struct rec r;
+
+	*n = 0;
+	*tag = 0;
+	if (fd < 0 || pread(fd, &r, sizeof(r), (off_t)slot * (off_t)sizeof(r)) !=
+	    (ssize_t)sizeof(r))
+		return;   /* past the end (never written): nothing started */
+	if (r.attempts <= 1000000)
+		*n = (int)r.attempts;
+	if (r.tag == 'd' || r.tag == 'f')
+		*tag = r.tag;
 }
 
 int spool_open(struct spool *sp, const char *path, const char *drop)
@@ -37,7 +64,8 @@ int spool_open(struct spool *sp, const char *path, const char *drop)
 	int saved, top;
 
 	memset(sp, 0, sizeof(*sp));
-	sp->seafd = sp->workfd = sp->lockfd = sp->rec_lock = -1;
+	sp->seafd = sp->workfd = sp->lockfd = sp->attfd = sp->rec_lock = -1;
+	sp->rec_att = -1;
 	if (strlen(drop) >= sizeof(sp->drop) || strchr(drop, '/') || drop[0] == '.') {
 		errno = EINVAL;
 		return -1;
@@ -83,6 +111,10 @@ int spool_open(struct spool *sp, const char *path, const char *drop)
 				    O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 		if (sp->lockfd < 0 || flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0)
 			goto fail;
+		sp->attfd = openat(sp->workfd, "attempts",
+				   O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (sp->attfd < 0)
+			goto fail;
 		if (renameat(sp->seafd, tmp, sp->seafd, sp->inst) < 0)
 			goto fail;
 	}
@@ -109,6 +141,7 @@ void spool_close(struct spool *sp)
 		closedir(sp->rec_top);
 	sp->rec_dir = sp->rec_top = NULL;
 	closefd(&sp->rec_lock);
+	closefd(&sp->rec_att);
 	if (sp->workfd >= 0 && sp->seafd >= 0) {
 		/* Remove the run directory if nothing is in flight: every slot
 		 * directory must be empty (rmdir fails otherwise). */
@@ -117,7 +150,8 @@ void spool_close(struct spool *sp)
 		int busy = 0;
 
 		while (d && (de = readdir(d))) {
-			if (de->d_name[0] == '.' || !strcmp(de->d_name, "lock"))
+			if (de->d_name[0] == '.' || !strcmp(de->d_name, "lock") ||
+			    !strcmp(de->d_name, "attempts"))
 				continue;
 			if (unlinkat(sp->workfd, de->d_name, AT_REMOVEDIR) < 0)
 				busy = 1;
@@ -125,11 +159,13 @@ void spool_close(struct spool *sp)
 		if (d)
 			closedir(d);
 		if (!busy) {
+			unlinkat(sp->workfd, "attempts", 0);
 			unlinkat(sp->workfd, "lock", 0);
 			unlinkat(sp->seafd, sp->inst, AT_REMOVEDIR);
 		}
 	}
 	closefd(&sp->lockfd);
+	closefd(&sp->attfd);
 	closefd(&sp->workfd);
 	closefd(&sp->seafd);
 	closefd(&sp->dropfd);
@@ -149,11 +185,35 @@ static int claim_rename(int ofd, const char *o, int nfd, const char *n)
 	return renameat(ofd, o, nfd, n);
 }
 
+int spool_reserve(struct spool *sp, int nslots)
+{
+	/* Written out now, so that recording an attempt later overwrites
+	 * blocks the file already has: no allocation, no ENOSPC mid-job. */
+	static const struct rec zero[64];
+	struct stat st;
+	off_t want = (off_t)nslots * (off_t)sizeof(struct rec), off;
+
+	if (fstat(sp->attfd, &st) < 0)
+		return -1;
+	for (off = st.st_size; off < want; ) {
+		size_t n = sizeof(zero);
+		ssize_t w;
+
+		if ((off_t)n > want - off)
+			n = (size_t)(want - off);
+		w = pwrite(sp->attfd, zero, n, off);
+		if (w <= 0)
+			return -1;
+		off += w;
+	}
+	return 0;
+}
+
 int spool_claim(struct spool *sp, const char *name, int slot)
 {
-	char dst[NAME_MAX + 32], dir[24];
+	char dst[NAME_MAX + 32], dir[16];
 
-	slotdir(dir, sizeof(dir), slot, 0, 0);
+	snprintf(dir, sizeof(dir), "%d", slot);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
 	/* No-replace: should a slot directory ever still hold a file of the
 	 * same name, the claim fails instead of destroying it. */
@@ -170,56 +230,48 @@ int spool_claim(struct spool *sp, const char *name, int slot)
 	return claim_rename(sp->dropfd, name, sp->workfd, dst);
 }
 
-int spool_is_regular(struct spool *sp, int slot, int n, const char *name)
+int spool_is_regular(struct spool *sp, int slot, const char *name)
 {
 	char p[NAME_MAX + 32];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%d.%d/%s", slot, n, name);
+	snprintf(p, sizeof(p), "%d/%s", slot, name);
 	if (fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -1;
 	return S_ISREG(st.st_mode) ? 1 : 0;
 }
 
-int spool_set_attempts(struct spool *sp, int slot, int from, int to)
+int spool_set_attempts(struct spool *sp, int slot, int n)
 {
-	char a[24], b[24];
-
-	if (from == to)
-		return 0;
-	slotdir(a, sizeof(a), slot, from, 0);
-	slotdir(b, sizeof(b), slot, to, 0);
-	return renameat(sp->workfd, a, sp->workfd, b);
+	return put_rec(sp->attfd, slot, n, 0);
 }
 
 int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
 	       size_t len)
 {
-	char a[32], b[32], p[48];
+	char p[32], tmp[32];
 	int fd;
 
-	slotdir(a, sizeof(a), slot, n, 0);
-	slotdir(b, sizeof(b), slot, n, tag);
-	if (renameat(sp->workfd, a, sp->workfd, b) < 0)
-		return -1;
-	if (!text)
-		return 0;
-	snprintf(p, sizeof(p), "%s/.sidecar", b);
-	fd = openat(sp->workfd, p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return 0;  /* best effort: the verdict itself is recorded */
-	if (write(fd, text, len) < 0) {
-		close(fd);
-		unlinkat(sp->workfd, p, 0);
-		return 0;
+	/* The sidecar first (written aside and renamed in), then the
+	 * verdict: a recorded 'f' finds its text, if it could be kept. */
+	if (text) {
+		snprintf(tmp, sizeof(tmp), "%d/.sidecar.tmp", slot);
+		snprintf(p, sizeof(p), "%d/.sidecar", slot);
+		fd = openat(sp->workfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			ssize_t w = write(fd, text, len);
+
+			close(fd);
+			if (w != (ssize_t)len || renameat(sp->workfd, tmp, sp->workfd, p) < 0)
+				unlinkat(sp->workfd, tmp, 0);  /* best effort */
+		}
 	}
-	close(fd);
-	return 0;
+	return put_rec(sp->attfd, slot, n, tag);
 }
 
-char *spool_marked_sidecar(struct spool *sp, int slot, int n, size_t *len)
+char *spool_marked_sidecar(struct spool *sp, int slot, size_t *len)
 {
-	char p[48];
+	char p[32];
 	char *buf = malloc(8192);
 	ssize_t r;
 	int fd;
@@ -227,7 +279,7 @@ char *spool_marked_sidecar(struct spool *sp, int slot, int n, size_t *len)
 	*len = 0;
 	if (!buf)
 		return NULL;
-	snprintf(p, sizeof(p), "%d.%d.f/.sidecar", slot, n);
+	snprintf(p, sizeof(p), "%d/.sidecar", slot);
 	fd = openat(sp->workfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		free(buf);
@@ -244,11 +296,11 @@ char *spool_marked_sidecar(struct spool *sp, int slot, int n, size_t *len)
 	return buf;
 }
 
-int spool_path(const struct spool *sp, const char *droppath, int slot, int n,
+int spool_path(const struct spool *sp, const char *droppath, int slot,
 	       const char *name, char *buf, size_t sz)
 {
-	int r = snprintf(buf, sz, "%s/" SEADIR "/%s/%s/%d.%d/%s", droppath,
-			 sp->drop, sp->inst, slot, n, name);
+	int r = snprintf(buf, sz, "%s/" SEADIR "/%s/%s/%d/%s", droppath,
+			 sp->drop, sp->inst, slot, name);
 
 	return r < 0 || (size_t)r >= sz ? -1 : 0;
 }
@@ -405,11 +457,10 @@ fail:
 int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 		  const char *destdir, char *final, size_t finalsz)
 {
-	char src[NAME_MAX + 32], dir[32], tmp[64];
+	char src[NAME_MAX + 32], tmp[64];
 	int destfd;
 
-	slotdir(dir, sizeof(dir), slot, n, tag);
-	snprintf(src, sizeof(src), "%s/%s", dir, name);
+	snprintf(src, sizeof(src), "%d/%s", slot, name);
 	if (place_noreplace(sp->workfd, src, destdir, name, final, finalsz) < 0) {
 		if (errno != EXDEV)
 			return -1;
@@ -435,26 +486,25 @@ int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 			log_warn("event=unlink-failed file=%s error=%s", log_q(name),
 				 log_q(strerror(errno)));
 	}
-	if (tag) {
-		char side[48], zero[32];
+	if (tag == 'f') {
+		char side[32];
 
-		snprintf(side, sizeof(side), "%s/.sidecar", dir);
+		snprintf(side, sizeof(side), "%d/.sidecar", slot);
 		unlinkat(sp->workfd, side, 0);
-		slotdir(zero, sizeof(zero), slot, 0, 0);
-		renameat(sp->workfd, dir, sp->workfd, zero);
-	} else if (n != 0) {
-		spool_set_attempts(sp, slot, n, 0);
 	}
+	/* The slot is empty: its record goes back to zero before another
+	 * file can be claimed into it. */
+	if (n != 0 || tag)
+		put_rec(sp->attfd, slot, 0, 0);
 	return 0;
 }
 
-int spool_gone(struct spool *sp, int slot, int n, char tag, const char *name)
+int spool_gone(struct spool *sp, int slot, const char *name)
 {
-	char p[NAME_MAX + 40], dir[32];
+	char p[NAME_MAX + 40];
 	struct stat st;
 
-	slotdir(dir, sizeof(dir), slot, n, tag);
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	snprintf(p, sizeof(p), "%d/%s", slot, name);
 	return fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 
@@ -514,25 +564,15 @@ fail:
 	return -1;
 }
 
-/* Parse "<slot>.<n>" or "<slot>.<n>.d|f"; returns n (and *TAG) or -1. */
-static int parse_slotdir(const char *s, char *tag)
+/* Parse a slot directory's name, "<slot>"; the slot or -1. */
+static int parse_slotdir(const char *s)
 {
 	char *end;
-	long a, b;
+	long a = strtol(s, &end, 10);
 
-	a = strtol(s, &end, 10);
-	if (end == s || *end != '.' || a < 0)
+	if (end == s || *end || a < 0 || a > INT32_MAX / 16)
 		return -1;
-	s = end + 1;
-	b = strtol(s, &end, 10);
-	if (end == s || b < 0 || b > 1000000)
-		return -1;
-	*tag = 0;
-	if (*end == '.' && (end[1] == 'd' || end[1] == 'f') && !end[2])
-		*tag = end[1];
-	else if (*end)
-		return -1;
-	return (int)b;
+	return (int)a;
 }
 
 /* Open the next dead run directory to drain; 0 if one is open, -1 none. */
@@ -566,10 +606,13 @@ static int next_dead_run(struct spool *sp)
 			continue;
 		}
 		sp->rec_lock = lfd;
+		/* No table (a run that died as it was made): nothing started. */
+		sp->rec_att = openat(rfd, "attempts", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		sp->rec_dir = fdopendir(rfd);
 		if (!sp->rec_dir) {
 			close(rfd);
 			closefd(&sp->rec_lock);
+			closefd(&sp->rec_att);
 			continue;
 		}
 		memcpy(sp->rec_name, de->d_name, strlen(de->d_name) + 1);
@@ -583,10 +626,12 @@ static void finish_dead_run(struct spool *sp)
 {
 	int rfd = dirfd(sp->rec_dir);
 
+	unlinkat(rfd, "attempts", 0);
 	unlinkat(rfd, "lock", 0);
 	closedir(sp->rec_dir);
 	sp->rec_dir = NULL;
 	closefd(&sp->rec_lock);
+	closefd(&sp->rec_att);
 	unlinkat(sp->seafd, sp->rec_name, AT_REMOVEDIR);
 }
 
@@ -598,8 +643,8 @@ int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 	if (sp->rec_done)
 		return 0;
 	for (;;) {
-		char mine[32], dst[NAME_MAX + 40], src[NAME_MAX + 40];
-		int n, sfd, rfd;
+		char mine[16], dst[NAME_MAX + 40], src[NAME_MAX + 40];
+		int n, dslot, sfd, rfd;
 		DIR *sd;
 
 		if (!sp->rec_dir && next_dead_run(sp) < 0) {
@@ -615,8 +660,8 @@ int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 			finish_dead_run(sp);
 			continue;
 		}
-		n = parse_slotdir(de->d_name, tag);
-		if (n < 0)
+		dslot = parse_slotdir(de->d_name);
+		if (dslot < 0)
 			continue;
 		sfd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sfd < 0 || !(sd = fdopendir(sfd))) {
@@ -624,9 +669,9 @@ int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 				close(sfd);
 			continue;
 		}
-		while ((fe = readdir(sd)) &&
+		while ((fe = readdir(sd)) && fe->d_name[0] == '.' &&
 		       (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, "..") ||
-			!strcmp(fe->d_name, ".sidecar")))
+			!strncmp(fe->d_name, ".sidecar", 8)))
 			;
 		if (!fe || strlen(fe->d_name) >= namesz) {
 			closedir(sd);
@@ -635,39 +680,30 @@ int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 
 				snprintf(side, sizeof(side), "%s/.sidecar", de->d_name);
 				unlinkat(rfd, side, 0);
+				snprintf(side, sizeof(side), "%s/.sidecar.tmp", de->d_name);
+				unlinkat(rfd, side, 0);
 				unlinkat(rfd, de->d_name, AT_REMOVEDIR);
 			}
 			continue;
 		}
 		snprintf(name, namesz, "%s", fe->d_name);
 		closedir(sd);
-		/* Our slot directory is <slot>.0 (a free slot) or missing:
-		 * give it the dead one's name (count and verdict). */
-		slotdir(mine, sizeof(mine), slot, n, *tag);
-		{
-			char zero[32];
-
-			slotdir(zero, sizeof(zero), slot, 0, 0);
-			if (strcmp(zero, mine) &&
-			    renameat(sp->workfd, zero, sp->workfd, mine) < 0 &&
-			    (errno != ENOENT || mkdirat(sp->workfd, mine, 0755) < 0)) {
-				log_err("event=recover-failed file=%s error=%s", log_q(name),
-					log_q(strerror(errno)));
-				continue;
-			}
-			if (!strcmp(zero, mine) && mkdirat(sp->workfd, mine, 0755) < 0 &&
-			    errno != EEXIST)
-				continue;
+		get_rec(sp->rec_att, dslot, &n, tag);
+		/* Our slot (free, so its record is zero) takes the dead one's
+		 * count and verdict before it takes the file. */
+		snprintf(mine, sizeof(mine), "%d", slot);
+		if ((mkdirat(sp->workfd, mine, 0755) < 0 && errno != EEXIST) ||
+		    put_rec(sp->attfd, slot, n, *tag) < 0) {
+			log_err("event=recover-failed file=%s error=%s", log_q(name),
+				log_q(strerror(errno)));
+			continue;
 		}
 		snprintf(dst, sizeof(dst), "%s/%s", mine, name);
 		snprintf(src, sizeof(src), "%s/%s", de->d_name, name);
 		if (claim_rename(rfd, src, sp->workfd, dst) < 0) {
-			char zero[32];
-
 			log_err("event=recover-failed file=%s error=%s", log_q(name),
 				log_q(strerror(errno)));
-			slotdir(zero, sizeof(zero), slot, 0, 0);
-			renameat(sp->workfd, mine, sp->workfd, zero);
+			put_rec(sp->attfd, slot, 0, 0);
 			continue;  /* skip it; the next start tries again */
 		}
 		if (*tag == 'f') {

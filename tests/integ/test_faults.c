@@ -89,7 +89,7 @@ static const char *cmd_of(const char *script_path)
 }
 
 /* In-flight files live somewhere under DROP/.seawatch (the layout is the
- * daemon's business: run.<pid>.<stamp>/<slot>.<n>/NAME today).  Count the
+ * daemon's business: run.<pid>.<stamp>.<k>/<slot>/NAME today).  Count the
  * regular *.sea files there, at any depth; 0 if it does not exist. */
 static int inflight_n;
 

@@ -50,12 +50,13 @@ static int count_one(const char *p, const struct stat *st, int flag, struct FTW 
 	(void)p;
 	(void)f;
 	if (flag == FTW_F && S_ISREG(st->st_mode) && strstr(p, "/run.") &&
-	    !strstr(p, "/lock") && !strstr(p, "/.sidecar"))
+	    !strstr(p, "/lock") && !strstr(p, "/attempts") && !strstr(p, "/.sidecar"))
 		spooled++;
 	return 0;
 }
 
-/* Files held in flight under DROP/.seawatch (not the lock files). */
+/* Files held in flight under DROP/.seawatch (not the lock files nor the
+ * attempts tables). */
 static int in_flight(const char *drop)
 {
 	spooled = 0;

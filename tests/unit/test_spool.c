@@ -114,9 +114,9 @@ Test(spool, claim_attempts_deliver_never_overwrites, .init = mk, .fini = rm)
 	cr_assert_null(get(drop, "a.sea"), "claimed: gone from the drop");
 	cr_assert_eq(spool_claim(&sp, "a.sea", 6), -1, "a second claim fails");
 	cr_assert_eq(errno, ENOENT);
-	cr_assert_eq(spool_is_regular(&sp, 5, 0, "a.sea"), 1);
-	cr_assert_eq(spool_set_attempts(&sp, 5, 0, 1), 0);
-	cr_assert_eq(spool_path(&sp, drop, 5, 1, "a.sea", path, sizeof(path)), 0);
+	cr_assert_eq(spool_is_regular(&sp, 5, "a.sea"), 1);
+	cr_assert_eq(spool_set_attempts(&sp, 5, 1), 0);
+	cr_assert_eq(spool_path(&sp, drop, 5, "a.sea", path, sizeof(path)), 0);
 	cr_assert_str_eq(strrchr(path, '/') + 1, "a.sea", "{file} keeps the base name");
 	cr_assert_str_eq(get("/", path), "new");
 	cr_assert_eq(spool_deliver(&sp, 5, 1, 0, "a.sea", done, final, sizeof(final)), 0);
@@ -141,7 +141,7 @@ Test(spool, recovery_adopts_dead_run_with_attempt_count, .init = mk, .fini = rm)
 	cr_assert_eq(spool_open(&dead, drop, "d"), 0);
 	put(drop, "x.sea", "x");
 	cr_assert_eq(spool_claim(&dead, "x.sea", 0), 0);
-	cr_assert_eq(spool_set_attempts(&dead, 0, 0, 2), 0);
+	cr_assert_eq(spool_set_attempts(&dead, 0, 2), 0);
 	/* A second daemon on the same drop must not adopt a live run. */
 	cr_assert_eq(spool_open(&live, drop, "d"), 0);
 	cr_assert_eq(spool_recover_next(&live, 3, name, sizeof(name), &n, &tag), 0);
@@ -154,7 +154,7 @@ Test(spool, recovery_adopts_dead_run_with_attempt_count, .init = mk, .fini = rm)
 	cr_assert_str_eq(name, "x.sea");
 	cr_assert_eq(n, 2, "attempt count survives");
 	cr_assert_eq(tag, 0, "no verdict recorded");
-	cr_assert_eq(spool_is_regular(&next, 3, 2, "x.sea"), 1);
+	cr_assert_eq(spool_is_regular(&next, 3, "x.sea"), 1);
 	cr_assert_eq(spool_recover_next(&next, 4, name, sizeof(name), &n, &tag), 0);
 	cr_assert_eq(spool_deliver(&next, 3, 2, 0, "x.sea", done, name, sizeof(name)), 0);
 	cr_assert_str_eq(get(done, "x.sea"), "x");
@@ -211,7 +211,7 @@ Test(spool, recorded_verdict_survives_a_crash, .init = mk, .fini = rm)
 	cr_assert_eq(spool_open(&dead, drop, "d"), 0);
 	put(drop, "v.sea", "v");
 	cr_assert_eq(spool_claim(&dead, "v.sea", 1), 0);
-	cr_assert_eq(spool_set_attempts(&dead, 1, 0, 3), 0);
+	cr_assert_eq(spool_set_attempts(&dead, 1, 3), 0);
 	cr_assert_eq(spool_mark(&dead, 1, 3, 'f', "why it failed\n", 14), 0);
 	close(dead.lockfd);
 	dead.lockfd = -1;
@@ -220,7 +220,7 @@ Test(spool, recorded_verdict_survives_a_crash, .init = mk, .fini = rm)
 	cr_assert_str_eq(name, "v.sea");
 	cr_assert_eq(n, 3);
 	cr_assert_eq(tag, 'f');
-	text = spool_marked_sidecar(&next, 7, 3, &len);
+	text = spool_marked_sidecar(&next, 7, &len);
 	cr_assert_not_null(text);
 	cr_assert_eq(len, 14);
 	cr_assert_str_eq(text, "why it failed\n");
@@ -250,4 +250,33 @@ Test(spool, drops_sharing_a_directory_do_not_adopt_each_other, .init = mk, .fini
 	spool_close(&b);
 	a.workfd = -1;
 	spool_close(&a);
+}
+
+/* A slot's record goes back to zero when its file is delivered: the next
+ * file claimed into that slot, caught by a crash before its first attempt,
+ * is not charged the previous file's attempts. */
+Test(spool, reused_slot_starts_from_zero_after_a_crash, .init = mk, .fini = rm)
+{
+	struct spool dead, next;
+	char name[NAME_MAX + 1], final[NAME_MAX + 1], tag = 'x';
+	int n = -1;
+
+	cr_assert_eq(spool_open(&dead, drop, "d"), 0);
+	cr_assert_eq(spool_reserve(&dead, 16), 0);
+	put(drop, "one.sea", "1");
+	put(drop, "two.sea", "2");
+	cr_assert_eq(spool_claim(&dead, "one.sea", 2), 0);
+	cr_assert_eq(spool_set_attempts(&dead, 2, 4), 0);
+	cr_assert_eq(spool_deliver(&dead, 2, 4, 0, "one.sea", done, final, sizeof(final)), 0);
+	cr_assert_eq(spool_claim(&dead, "two.sea", 2), 0);
+	close(dead.lockfd);
+	dead.lockfd = -1;
+	cr_assert_eq(spool_open(&next, drop, "d"), 0);
+	cr_assert_eq(spool_recover_next(&next, 0, name, sizeof(name), &n, &tag), 1);
+	cr_assert_str_eq(name, "two.sea");
+	cr_assert_eq(n, 0, "the previous file's 4 attempts were charged to the next one");
+	cr_assert_eq(tag, 0);
+	spool_close(&next);
+	dead.workfd = -1;
+	spool_close(&dead);
 }

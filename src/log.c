@@ -20,6 +20,7 @@ static enum sw_log_target log_target = SW_LOG_STDERR;
 static enum sw_log_level log_level = SW_LOG_INFO;
 static int log_stamp = 1;
 static const char *log_ident = "seawatchd";
+static long log_pid;   /* getpid() is a system call: once per process */
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -35,6 +36,7 @@ void log_open(enum sw_log_target target, enum sw_log_level level,
 	log_target = target;
 	log_level = level;
 	log_stamp = getenv("JOURNAL_STREAM") == NULL;
+	log_pid = (long)getpid();
 }
 
 void log_set_level(enum sw_log_level level)
@@ -68,11 +70,13 @@ void log_msg(enum sw_log_level level, const char *fmt, ...)
 		struct timespec ts;
 		struct tm tm;
 
+		if (!log_pid)
+			log_pid = (long)getpid();
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 		n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld]: ",
-				      ts.tv_nsec / 1000000L, log_ident, (long)getpid());
+				      ts.tv_nsec / 1000000L, log_ident, log_pid);
 	}
 	n += (size_t)snprintf(line + n, sizeof(line) - n, "level=%s ",
 			      level_names[level]);

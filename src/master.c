@@ -465,10 +465,9 @@ static int being_written(int dirfd, const char *name)
 
 	if (fd < 0)
 		return 0;
+	/* The lease, if we got one, goes with the close. */
 	if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
 		busy = errno == EAGAIN;
-	else
-		fcntl(fd, F_SETLEASE, F_UNLCK);
 	close(fd);
 	return busy;
 }
@@ -755,6 +754,7 @@ static void set_workers(int n)
 
 static void on_result(int wi, const struct msg_result *r, size_t len);
 static void begin_stop(void);
+static void dispatch(void);
 
 /* The worker's socket closed: it died (or exited). */
 static void worker_lost(int i)
@@ -930,6 +930,9 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 	M.running--;
 	if (wi >= cfg()->workers)
 		retire_extra_workers();
+	/* The worker's next job first, the bookkeeping of this one after:
+	 * the worker does not wait for our renames and log lines. */
+	dispatch();
 	j = &M.jobs[s];
 	d = j->drop;
 	if (tlen > r->tail_len)
@@ -1395,6 +1398,9 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 	for (;;) {
 		int nfds = 0, base;
 
+		/* Idle workers get what is queued before the queue is topped
+		 * up: a claim costs a rename, and they need not wait for 16. */
+		dispatch();
 		more = refill(REFILL_BATCH);
 		dispatch();
 		if (M.stopping && M.running == 0)
@@ -1430,13 +1436,14 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		}
 		if (pf[0].revents)
 			on_signals();
-		if (pf[1].revents)
-			on_watch();
-		/* A reload above may have grown M.w: only what was polled, and
+		/* Results before new files: a worker waits for its next job.
+		 * A reload above may have grown M.w: only what was polled, and
 		 * only if the descriptor is still the one polled. */
 		for (i = 0; i < nfds - base; i++)
 			if (pf[base + i].revents && M.w[i].fd >= 0 && M.w[i].fd == pf[base + i].fd)
 				read_worker(i);
+		if (pf[1].revents)
+			on_watch();
 		run_timers();
 	}
 	free(pf);

@@ -291,10 +291,13 @@ static void run_job(const struct msg_job *j, size_t len)
 			outp[0] = -1;
 		}
 		if (pf[0].revents & POLLIN) {
-			struct signalfd_siginfo ssi;
+			/* One read takes every pending signal (SIGCHLD and
+			 * SIGUSR2 at most): no second call to see EAGAIN. */
+			struct signalfd_siginfo ssi[4];
+			ssize_t got = read(sigfd, ssi, sizeof(ssi));
 
-			while (read(sigfd, &ssi, sizeof(ssi)) == sizeof(ssi))
-				if (ssi.ssi_signo == SIGUSR2)
+			for (ssize_t k = 0; k < got / (ssize_t)sizeof(ssi[0]); k++)
+				if (ssi[k].ssi_signo == SIGUSR2)
 					stop = 1;
 			memset(&si, 0, sizeof(si));
 			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&

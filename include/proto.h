@@ -10,15 +10,39 @@
 #define PROTO_MAX     65536   /* largest job message */
 #define PROTO_TAIL    2048    /* output tail sent back for the sidecar */
 
-/* MSG_HELLO (worker -> master, a bare header): the worker is up (exec'd,
- * privileges dropped) and can take a job; none is sent to it before. */
-enum { MSG_JOB = 1, MSG_RESULT = 2, MSG_HELLO = 3 };
+/*
+ * MSG_HELLO (worker -> master, a bare header): the worker is up (exec'd,
+ * privileges dropped) and can take a job; none is sent to it before.
+ *
+ * A worker holds at most two jobs: the one it runs and one sent ahead, which
+ * it starts as soon as the first ends, without waiting for the master.  It
+ * writes the attempt into the spool's attempts table itself, right before
+ * the command starts, so a job sent ahead but never started is not counted
+ * after a crash.  MSG_SPOOL (master -> worker, struct msg_ctl, arg = spool
+ * id) carries that table's descriptor (SCM_RIGHTS), or none to forget it.
+ * MSG_REVOKE (master -> worker): give back the job sent ahead; the answer is
+ * MSG_RETURN (worker -> master, arg = that job, or PROTO_NONE if it had
+ * none: already started, or never sent).
+ */
+enum { MSG_JOB = 1, MSG_RESULT = 2, MSG_HELLO = 3, MSG_SPOOL = 4, MSG_REVOKE = 5,
+       MSG_RETURN = 6 };
+
+#define PROTO_NONE UINT32_MAX
+
+struct msg_ctl {
+	uint32_t type;
+	uint32_t arg;
+};
 
 /* master -> worker: run one command.  data holds argc NUL-terminated
  * argv strings, envc environment strings, then the log label. */
 struct msg_job {
 	uint32_t type;
 	uint32_t job;           /* echoed back in the result */
+	uint32_t spool;         /* whose attempts table ... */
+	uint32_t slot;          /* ... gets record SLOT = ATTEMPT at the start */
+	uint32_t attempt;
+	uint32_t pad;
 	int64_t timeout_ms;
 	int64_t kill_grace_ms;
 	uint32_t out_log_max;   /* bytes of output to log per job */

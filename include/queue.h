@@ -15,6 +15,7 @@ struct queue {
 int queue_init(struct queue *q, int cap);       /* 0, or -1 (ENOMEM/EINVAL) */
 void queue_free(struct queue *q);
 int queue_push(struct queue *q, int v);         /* 0, or -1 when full */
+int queue_push_front(struct queue *q, int v);   /* first out next; -1 when full */
 int queue_pop(struct queue *q, int *v);         /* 0, or -1 when empty */
 /* Change the capacity keeping order; -1 if CAP < current length or ENOMEM. */
 int queue_resize(struct queue *q, int cap);

@@ -18,6 +18,15 @@
 
 #include <dirent.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* A slot's record in the attempts table (written by the master, and by the
+ * worker that starts an attempt). */
+struct spool_rec {
+	uint32_t attempts;   /* attempts started */
+	char tag;            /* recorded verdict 'd'/'f', or 0 */
+	char pad[3];
+};
 
 struct spool {
 	int dropfd;          /* the drop directory */

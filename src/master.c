@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,7 +44,8 @@
 #define DELIVER_RETRY_MS 5000  /* a move to done/failed that failed is tried again */
 #define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
 #define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs */
-#define REFILL_BATCH    16     /* files claimed between two looks at the rest */
+#define REFILL_BATCH    4      /* files claimed between two looks at the rest */
+#define WATCH_BATCH     8      /* watcher messages read between two looks */
 
 enum job_state { J_FREE, J_QUEUED, J_RUNNING, J_WAITING, J_DELIVER };
 
@@ -63,6 +65,7 @@ struct drop {
 	int retiring;      /* gone from the config; ends with its last job */
 	int njobs;
 	DIR *scan;         /* scan pass in progress */
+	uint32_t spool_id; /* names sp's attempts table to the workers */
 	int dirty;         /* a scan is needed */
 	struct drop *next;
 };
@@ -86,7 +89,9 @@ struct job {
 struct worker {
 	pid_t pid;
 	int fd;            /* -1 when not running */
-	int job;           /* slot, -1 when idle */
+	int job;           /* slot it runs (or starts next), -1 when idle */
+	int next;          /* slot sent ahead, started when job ends, or -1 */
+	int revoking;      /* asked for next back; no answer yet */
 	int ready;         /* said hello: jobs may be sent */
 	int64_t spawned;
 	int64_t respawn_at;
@@ -101,6 +106,8 @@ static struct {
 	int cap, free_head;
 	struct queue q;
 	int total, running, waiting;
+	int ahead;         /* jobs sent ahead to busy workers: queued, in effect */
+	uint32_t next_spool;
 	struct worker *w;
 	int nw;
 	int sigfd;
@@ -188,7 +195,7 @@ static int capacity(void)
 /* Room to claim one more file? */
 static int room(void)
 {
-	return queue_len(&M.q) < cfg()->queue_size && M.total < capacity() &&
+	return queue_len(&M.q) + M.ahead < cfg()->queue_size && M.total < capacity() &&
 	       M.free_head >= 0;
 }
 
@@ -237,13 +244,47 @@ static void slot_free(int s)
 
 /* ---- drops ---------------------------------------------------------- */
 
+/* Give worker WI the drop's attempts table (or, with GIVE 0, make it
+ * forget it).  A worker that misses it fails that drop's attempts with
+ * status=spawn:EBADF rather than run them uncounted. */
+static void send_spool(int wi, const struct drop *d, int give)
+{
+	struct msg_ctl m = { MSG_SPOOL, d->spool_id };
+	struct iovec iov = { &m, sizeof(m) };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (M.w[wi].fd < 0)
+		return;
+	if (give) {
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = sizeof(c.buf);
+		c.h.cmsg_level = SOL_SOCKET;
+		c.h.cmsg_type = SCM_RIGHTS;
+		c.h.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&c.h), &d->sp.attfd, sizeof(int));
+	}
+	if (sendmsg(M.w[wi].fd, &mh, MSG_NOSIGNAL) < 0)
+		log_debug("event=spool-send-failed worker=%d error=%s", wi,
+			  log_q(strerror(errno)));
+}
+
 static void drop_close(struct drop *d)
 {
+	int i;
+
 	if (d->scan)
 		closedir(d->scan);
 	d->scan = NULL;
-	if (d->open)
+	if (d->open) {
+		for (i = 0; i < M.nw; i++)
+			send_spool(i, d, 0);
 		spool_close(&d->sp);
+	}
 	d->open = 0;
 }
 
@@ -272,6 +313,8 @@ static void drop_reserve(struct drop *d)
 
 static int drop_open(struct drop *d)
 {
+	int i;
+
 	if (spool_open(&d->sp, d->cfg->path, d->cfg->name) < 0) {
 		log_err("event=spool-error drop=%s path=%s error=%s", log_q(d->cfg->name),
 			log_q(d->cfg->path), log_q(strerror(errno)));
@@ -279,7 +322,10 @@ static int drop_open(struct drop *d)
 	}
 	d->open = 1;
 	d->dirty = 1;
+	d->spool_id = ++M.next_spool;
 	drop_reserve(d);
+	for (i = 0; i < M.nw; i++)
+		send_spool(i, d, 1);
 	return 0;
 }
 
@@ -703,8 +749,16 @@ static void worker_spawn(int i)
 	close(sv[1]);
 	w->pid = pid;
 	w->fd = sv[0];
-	w->job = -1;
+	w->job = w->next = -1;
+	w->revoking = 0;
 	w->ready = 0;
+	{
+		struct drop *d;
+
+		for (d = M.drops; d; d = d->next)
+			if (d->open)
+				send_spool(i, d, 1);
+	}
 	log_debug("event=worker-started worker=%d pid=%ld", i, (long)pid);
 	return;
 fail:
@@ -719,7 +773,7 @@ static void retire_extra_workers(void)
 	int i;
 
 	for (i = cfg()->workers; i < M.nw; i++)
-		if (M.w[i].fd >= 0 && M.w[i].job < 0) {
+		if (M.w[i].fd >= 0 && M.w[i].job < 0 && M.w[i].next < 0) {
 			close(M.w[i].fd);
 			M.w[i].fd = -1;
 			log_debug("event=worker-retired worker=%d pid=%ld", i, (long)M.w[i].pid);
@@ -744,7 +798,7 @@ static void set_workers(int n)
 		for (i = old; i < n; i++) {
 			memset(&w[i], 0, sizeof(w[i]));
 			w[i].fd = -1;
-			w[i].job = -1;
+			w[i].job = w[i].next = -1;
 		}
 		M.nw = n;
 		for (i = old; i < n; i++)
@@ -755,6 +809,7 @@ static void set_workers(int n)
 static void on_result(int wi, const struct msg_result *r, size_t len);
 static void begin_stop(void);
 static void dispatch(void);
+static void take_back(int wi);
 
 /* The worker's socket closed: it died (or exited). */
 static void worker_lost(int i)
@@ -775,6 +830,11 @@ static void worker_lost(int i)
 			begin_stop();
 		}
 	}
+	/* The job sent ahead never started: the worker runs them in order,
+	 * and the result of the one before would have come first. */
+	if (w->next >= 0)
+		take_back(i);
+	w->revoking = 0;
 	if (w->job >= 0) {
 		struct msg_result r;
 
@@ -816,19 +876,19 @@ static int start_attempt(int s, int wi)
 	size_t off = offsetof(struct msg_job, data);
 	int i;
 
-	if (spool_set_attempts(&d->sp, s, j->n + 1) < 0) {
-		log_err("event=attempt-failed drop=%s file=%s error=%s", dc->name,
-			log_q(j->name), log_q(strerror(errno)));
-		return -1;
-	}
+	/* The worker records the attempt in the table as it starts it. */
 	j->n++;
 	if (spool_path(&d->sp, dc->path, s, j->name, path, sizeof(path)) < 0) {
+		j->n--;
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memset(m, 0, sizeof(*m));
 	m->type = MSG_JOB;
 	m->job = (uint32_t)s;
+	m->spool = d->spool_id;
+	m->slot = (uint32_t)s;
+	m->attempt = (uint32_t)j->n;
 	m->timeout_ms = dc->timeout_ms;
 	m->kill_grace_ms = dc->kill_grace_ms;
 	m->out_log_max = OUT_LOG_MAX;
@@ -837,6 +897,7 @@ static int start_attempt(int s, int wi)
 	for (i = 0; i < dc->argc; i++) {
 		if (cnf_expand(dc->command[i], path, j->name, dc->name, j->n, arg,
 			       sizeof(arg)) < 0) {
+			j->n--;
 			errno = E2BIG;
 			return -1;
 		}
@@ -862,53 +923,116 @@ static int start_attempt(int s, int wi)
 	off = put(buf, off, label);
 	if (off > PROTO_MAX) {
 		log_err("event=command-too-long drop=%s file=%s", dc->name, log_q(j->name));
+		j->n--;
 		errno = E2BIG;
 		return -1;
 	}
 	if (send(M.w[wi].fd, buf, off, MSG_NOSIGNAL) < 0) {
 		/* The worker is gone; its EOF will be seen.  Undo. */
-		spool_set_attempts(&d->sp, s, j->n - 1);
 		j->n--;
 		return 1;
 	}
 	j->state = J_RUNNING;
 	j->worker = wi;
-	M.w[wi].job = s;
+	if (M.w[wi].job < 0) {
+		M.w[wi].job = s;
+	} else {
+		M.w[wi].next = s;
+		M.ahead++;
+	}
 	M.running++;
-	log_debug("event=start drop=%s file=%s attempt=%d worker=%d", dc->name,
-		  log_q(j->name), j->n, wi);
+	log_debug("event=start drop=%s file=%s attempt=%d worker=%d%s", dc->name,
+		  log_q(j->name), j->n, wi, M.w[wi].next == s ? " ahead=1" : "");
 	return 0;
 }
 
+/* Worker WI can take a job: as its only one (IDLE), or as the one sent
+ * ahead of the one it runs. */
+static int can_take(int wi, int idle)
+{
+	const struct worker *w = &M.w[wi];
+
+	if (w->fd < 0 || !w->ready || wi >= cfg()->workers)
+		return 0;
+	return idle ? w->job < 0 : w->job >= 0 && w->next < 0 && !w->revoking;
+}
+
+/* A job the worker never started is back (revoked, or its worker died
+ * before it came to it): not an attempt.  Next in line, or in flight for
+ * the next start if we are stopping. */
+static void take_back(int wi)
+{
+	struct worker *w = &M.w[wi];
+	int s = w->next;
+	struct job *j = &M.jobs[s];
+
+	w->next = -1;
+	M.ahead--;
+	M.running--;
+	j->n--;
+	j->worker = -1;
+	if (M.stopping) {
+		j->state = J_FREE;   /* the slot stays taken: it holds the file */
+		free(j->name);
+		j->name = NULL;
+		return;
+	}
+	j->state = J_QUEUED;
+	queue_push_front(&M.q, s);
+}
+
+/*
+ * Hand out queued jobs: to idle workers first, then one ahead to each busy
+ * worker, so that a short command's successor starts without a round trip
+ * through this loop.  When the queue is empty and a worker is idle while
+ * another holds a job it has not started (behind a slow command, say), that
+ * one is asked back: a job never waits behind another while a worker idles.
+ */
 static void dispatch(void)
 {
-	int wi = 0;
+	int pass, wi, idle = 0;
 
-	while (!M.stopping && queue_len(&M.q) > 0) {
-		int s, r;
+	if (M.stopping)
+		return;
+	for (pass = 1; pass >= 0; pass--)
+		for (wi = 0; wi < M.nw && queue_len(&M.q) > 0; wi++) {
+			int s, r;
 
-		while (wi < M.nw && (M.w[wi].fd < 0 || !M.w[wi].ready || M.w[wi].job >= 0 ||
-				     wi >= cfg()->workers))
-			wi++;
-		if (wi >= M.nw)
-			return;
-		queue_pop(&M.q, &s);
-		r = start_attempt(s, wi);
-		if (r > 0) {
-			/* Put it back at the head's place: next worker. */
-			enqueue(s);
-			wi++;
-		} else if (r < 0) {
-			/* The attempt could not be set up (argv too long, the
-			 * counter rename failed): the file goes to failed/
-			 * with the reason, and its slot is emptied before it
-			 * is reused. */
-			char why[160];
-			int n = snprintf(why, sizeof(why), "could not start an attempt: %s\n",
-					 strerror(errno));
+			if (!can_take(wi, pass))
+				continue;
+			queue_pop(&M.q, &s);
+			r = start_attempt(s, wi);
+			if (r > 0) {
+				/* That worker is gone: the next one. */
+				M.jobs[s].state = J_QUEUED;
+				queue_push_front(&M.q, s);
+			} else if (r < 0) {
+				/* The attempt could not be set up (argv too
+				 * long): the file goes to failed/ with the
+				 * reason, and its slot is emptied. */
+				char why[160];
+				int n = snprintf(why, sizeof(why),
+						 "could not start an attempt: %s\n",
+						 strerror(errno));
 
-			M.jobs[s].state = J_QUEUED;
-			finish(s, 1, "setup-failed", 0, why, (size_t)n);
+				M.jobs[s].state = J_QUEUED;
+				finish(s, 1, "setup-failed", 0, why, (size_t)n);
+			}
+		}
+	if (queue_len(&M.q) > 0 || M.ahead == 0)
+		return;
+	for (wi = 0; wi < M.nw; wi++)
+		if (can_take(wi, 1))
+			idle++;
+	for (wi = 0; wi < M.nw && idle > 0; wi++) {
+		struct worker *w = &M.w[wi];
+		struct msg_ctl m = { MSG_REVOKE, 0 };
+
+		if (w->fd < 0 || w->next < 0 || w->revoking)
+			continue;
+		if (send(w->fd, &m, sizeof(m), MSG_NOSIGNAL) == 0 || errno != EPIPE) {
+			w->revoking = 1;
+			idle--;
 		}
 	}
 }
@@ -926,7 +1050,12 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 
 	if (s < 0 || s >= M.cap || M.w[wi].job != s)
 		return;
-	M.w[wi].job = -1;
+	/* The job sent ahead is the one it runs now. */
+	M.w[wi].job = M.w[wi].next;
+	if (M.w[wi].next >= 0) {
+		M.w[wi].next = -1;
+		M.ahead--;
+	}
 	M.running--;
 	if (wi >= cfg()->workers)
 		retire_extra_workers();
@@ -994,6 +1123,14 @@ static void read_worker(int i)
 	if (n >= (ssize_t)sizeof(uint32_t) && r.type == MSG_HELLO) {
 		M.w[i].ready = 1;
 		M.start_failures = 0;
+	} else if (n >= (ssize_t)sizeof(struct msg_ctl) && r.type == MSG_RETURN) {
+		uint32_t s = ((struct msg_ctl *)&r)->arg;
+
+		M.w[i].revoking = 0;
+		if (s != PROTO_NONE && M.w[i].next >= 0 && (uint32_t)M.w[i].next == s) {
+			take_back(i);
+			dispatch();
+		}
 	} else if (n >= (ssize_t)offsetof(struct msg_result, tail) && r.type == MSG_RESULT) {
 		on_result(i, &r, (size_t)n);
 	}
@@ -1170,6 +1307,15 @@ static void begin_stop(void)
 	}
 	M.stopping = 1;
 	M.stop_deadline = now_ms() + cfg()->shutdown_grace_ms;
+	/* Jobs sent ahead do not start: they come back, and stay in flight
+	 * for the next start. */
+	for (int i = 0; i < M.nw; i++)
+		if (M.w[i].fd >= 0 && M.w[i].next >= 0 && !M.w[i].revoking) {
+			struct msg_ctl m = { MSG_REVOKE, 0 };
+
+			if (send(M.w[i].fd, &m, sizeof(m), MSG_NOSIGNAL) == 0)
+				M.w[i].revoking = 1;
+		}
 	log_info("event=stopping running=%d grace_ms=%lld", M.running,
 		 (long long)cfg()->shutdown_grace_ms);
 }
@@ -1199,12 +1345,15 @@ static void on_signals(void)
 	}
 }
 
-static void on_watch(void)
+/* At most WATCH_BATCH messages (a claim costs a rename; results must not
+ * wait behind a burst of arrivals).  1 if there may be more. */
+static int on_watch(void)
 {
 	struct watch_msg m;
 	struct drop *d;
+	int budget = WATCH_BATCH;
 
-	while (watch_next(&m) > 0) {
+	while (budget-- > 0 && watch_next(&m) > 0) {
 		switch (m.type) {
 		case W_FILE:
 			d = drop_by_id(m.id);
@@ -1243,6 +1392,7 @@ static void on_watch(void)
 			break;
 		}
 	}
+	return budget < 0;
 }
 
 static int once_idle(void)
@@ -1338,7 +1488,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 	struct pollfd *pf = NULL;
 	struct drop *d;
 	sigset_t set;
-	int i, n = 0, bad, rc = 0, npf = 0, more = 0;
+	int i, n = 0, bad, rc = 0, npf = 0, more = 0, watch_more = 0;
 
 	memset(&M, 0, sizeof(M));
 	M.opts = *opts;
@@ -1429,7 +1579,8 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		base = nfds;
 		for (i = 0; i < M.nw; i++)
 			pf[nfds++] = (struct pollfd){ .fd = M.w[i].fd, .events = POLLIN };
-		if (poll(pf, (nfds_t)nfds, more ? 0 : poll_timeout()) < 0 && errno != EINTR) {
+		if (poll(pf, (nfds_t)nfds, more || watch_more ? 0 : poll_timeout()) < 0 &&
+		    errno != EINTR) {
 			log_err("event=poll-failed error=%s", log_q(strerror(errno)));
 			rc = 3;
 			break;
@@ -1442,8 +1593,8 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		for (i = 0; i < nfds - base; i++)
 			if (pf[base + i].revents && M.w[i].fd >= 0 && M.w[i].fd == pf[base + i].fd)
 				read_worker(i);
-		if (pf[1].revents)
-			on_watch();
+		if (pf[1].revents || watch_more)
+			watch_more = on_watch();
 		run_timers();
 	}
 	free(pf);

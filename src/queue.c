@@ -39,6 +39,16 @@ int queue_push(struct queue *q, int v)
 	return 0;
 }
 
+int queue_push_front(struct queue *q, int v)
+{
+	if (q->len == q->cap)
+		return -1;
+	q->head = (q->head + q->cap - 1) % q->cap;
+	q->items[q->head] = v;
+	q->len++;
+	return 0;
+}
+
 int queue_pop(struct queue *q, int *v)
 {
 	if (q->len == 0)

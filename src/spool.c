@@ -22,17 +22,9 @@
 
 #define SEADIR ".seawatch"
 
-/* A slot's record in the attempts table: attempts started, and the
- * verdict ('d'/'f') of a job whose move must wait, or 0. */
-struct rec {
-	uint32_t attempts;
-	char tag;
-	char pad[3];
-};
-
 static int put_rec(int fd, int slot, int n, char tag)
 {
-	struct rec r = { (uint32_t)n, tag, { 0, 0, 0 } };
+	struct spool_rec r = { (uint32_t)n, tag, { 0, 0, 0 } };
 	ssize_t w = pwrite(fd, &r, sizeof(r), (off_t)slot * (off_t)sizeof(r));
 
 	if (w == (ssize_t)sizeof(r))
@@ -44,7 +36,7 @@ static int put_rec(int fd, int slot, int n, char tag)
 
 static void get_rec(int fd, int slot, int *n, char *tag)
 {
-	struct rec r;
+	struct spool_rec r;
 
 	*n = 0;
 	*tag = 0;
@@ -189,9 +181,9 @@ int spool_reserve(struct spool *sp, int nslots)
 {
 	/* Written out now, so that recording an attempt later overwrites
 	 * blocks the file already has: no allocation, no ENOSPC mid-job. */
-	static const struct rec zero[64];
+	static const struct spool_rec zero[64];
 	struct stat st;
-	off_t want = (off_t)nslots * (off_t)sizeof(struct rec), off;
+	off_t want = (off_t)nslots * (off_t)sizeof(struct spool_rec), off;
 
 	if (fstat(sp->attfd, &st) < 0)
 		return -1;

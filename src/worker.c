@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "policy.h"
 #include "proto.h"
+#include "spool.h"
 #include "worker.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -44,6 +46,15 @@ static int sigfd = -1;
  * group: only the master decides what a stop means (it sends SIGUSR2). */
 static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE };
 static int master_gone;
+
+/* Attempts tables the master gave us, by spool id. */
+static struct { uint32_t id; int fd; } *spools;
+static size_t nspools;
+
+/* The job sent ahead: started as soon as the current one ends. */
+static char bufs[2][PROTO_MAX];
+static char *pend = bufs[1];
+static size_t pend_len;
 
 static int64_t now_ms(void)
 {
@@ -203,13 +214,120 @@ static void send_result(uint32_t job, enum st_kind kind, int code,
 		;
 }
 
-/* 1 if the master closed its end. */
-static int master_closed(void)
+static void send_ctl(uint32_t type, uint32_t arg)
 {
-	char c;
-	ssize_t r = recv(WORKER_FD, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	struct msg_ctl m = { type, arg };
 
-	return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+	while (send(WORKER_FD, &m, sizeof(m), MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+static void spool_set(uint32_t id, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < nspools; i++)
+		if (spools[i].id == id) {
+			close(spools[i].fd);
+			if (fd >= 0) {
+				spools[i].fd = fd;
+			} else {
+				spools[i] = spools[--nspools];
+			}
+			return;
+		}
+	if (fd < 0)
+		return;
+	{
+		void *grown = realloc(spools, (nspools + 1) * sizeof(*spools));
+
+		if (!grown) {
+			close(fd);   /* its jobs fail to start, with a reason */
+			return;
+		}
+		spools = grown;
+	}
+	spools[nspools].id = id;
+	spools[nspools].fd = fd;
+	nspools++;
+}
+
+static int spool_fd(uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < nspools; i++)
+		if (spools[i].id == id)
+			return spools[i].fd;
+	return -1;
+}
+
+/*
+ * Take one message from the master.  0 when it is gone.  A job becomes the
+ * pending one (the master sends at most one while another runs); a revoke
+ * gives that back.
+ */
+static int take_message(void)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct iovec iov = { NULL, PROTO_MAX };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
+	static char spare[PROTO_MAX];
+	struct cmsghdr *cm;
+	struct msg_ctl *m;
+	ssize_t r;
+	int fd = -1;
+
+	/* With a job pending, anything else lands in a spare buffer. */
+	iov.iov_base = pend_len ? spare : pend;
+	r = recvmsg(WORKER_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR;
+	if (r == 0)
+		return 0;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	m = iov.iov_base;
+	if (r < (ssize_t)sizeof(*m)) {
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	switch (m->type) {
+	case MSG_SPOOL:
+		spool_set(m->arg, fd);
+		return 1;
+	case MSG_REVOKE:
+		if (pend_len) {
+			send_ctl(MSG_RETURN, ((struct msg_job *)pend)->job);
+			pend_len = 0;
+		} else {
+			send_ctl(MSG_RETURN, PROTO_NONE);
+		}
+		break;
+	case MSG_JOB:
+		if (r < (ssize_t)sizeof(struct msg_job))
+			break;
+		if (!pend_len) {
+			pend_len = (size_t)r;
+		} else {
+			/* A third job: not ours to hold.  Give it back. */
+			log_err("event=job-refused reason=already-holding-two");
+			send_ctl(MSG_RETURN, ((struct msg_job *)spare)->job);
+		}
+		break;
+	default:
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 1;
 }
 
 static void run_job(const struct msg_job *j, size_t len)
@@ -244,6 +362,23 @@ static void run_job(const struct msg_job *j, size_t len)
 	o.label = label;
 	o.log_max = j->out_log_max;
 
+	/* The attempt is counted on disk before it starts: a file whose
+	 * command kills the daemon cannot loop forever. */
+	{
+		struct spool_rec rec = { j->attempt, 0, { 0, 0, 0 } };
+		int fd = spool_fd(j->spool);
+
+		if (fd < 0) {
+			errno = EBADF;
+			goto spawn_fail;
+		}
+		if (pwrite(fd, &rec, sizeof(rec), (off_t)j->slot * (off_t)sizeof(rec)) !=
+		    (ssize_t)sizeof(rec)) {
+			if (errno == 0)
+				errno = EIO;
+			goto spawn_fail;
+		}
+	}
 	/* The read end non-blocking from the start: one call less later. */
 	if (pipe2(outp, O_CLOEXEC) < 0)
 		goto spawn_fail;
@@ -309,7 +444,7 @@ static void run_job(const struct msg_job *j, size_t len)
 				break;
 			}
 		}
-		if ((pf[2].revents & (POLLIN | POLLHUP | POLLERR)) && master_closed()) {
+		if ((pf[2].revents & (POLLIN | POLLHUP | POLLERR)) && !take_message()) {
 			master_gone = 1;
 			stop = 1;
 		}
@@ -340,6 +475,11 @@ static void run_job(const struct msg_job *j, size_t len)
 			 (unsigned long long)o.dropped);
 	if (master_gone)
 		return;
+	if (aborted && pend_len) {
+		/* Stopped: the job sent ahead does not start either. */
+		send_ctl(MSG_RETURN, ((struct msg_job *)pend)->job);
+		pend_len = 0;
+	}
 	if (aborted)
 		send_result(j->job, ST_ABORTED, 0, now_ms() - t0, &o);
 	else if (timed_out)
@@ -360,7 +500,6 @@ bad:
 
 int worker_main(int argc, char **argv)
 {
-	static char buf[PROTO_MAX];
 	sigset_t set;
 	pid_t parent = getppid();
 
@@ -416,8 +555,19 @@ int worker_main(int argc, char **argv)
 			{ .fd = WORKER_FD, .events = POLLIN },
 			{ .fd = sigfd, .events = POLLIN },
 		};
-		ssize_t r;
 
+		if (pend_len) {
+			/* The job sent ahead: start it now, no round trip. */
+			struct msg_job *j = (struct msg_job *)pend;
+			size_t len = pend_len;
+
+			pend = pend == bufs[0] ? bufs[1] : bufs[0];
+			pend_len = 0;
+			run_job(j, len);
+			if (master_gone)
+				return 0;
+			continue;
+		}
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			return 1;
 		if (pf[1].revents) {
@@ -429,16 +579,7 @@ int worker_main(int argc, char **argv)
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
 		}
-		if (!pf[0].revents)
-			continue;
-		r = recv(WORKER_FD, buf, sizeof(buf), 0);
-		if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
-			return 0;
-		if (r < (ssize_t)sizeof(struct msg_job) ||
-		    ((struct msg_job *)buf)->type != MSG_JOB)
-			continue;
-		run_job((struct msg_job *)buf, (size_t)r);
-		if (master_gone)
+		if (pf[0].revents && !take_message())
 			return 0;
 	}
 }

@@ -14,20 +14,22 @@
  * MSG_HELLO (worker -> master, a bare header): the worker is up (exec'd,
  * privileges dropped) and can take a job; none is sent to it before.
  *
- * A worker holds at most two jobs: the one it runs and one sent ahead, which
- * it starts as soon as the first ends, without waiting for the master.  It
+ * A worker holds the job it runs and up to PROTO_AHEAD jobs sent ahead,
+ * which it starts in order as each ends, without waiting for the master.  It
  * writes the attempt into the spool's attempts table itself, right before
  * the command starts, so a job sent ahead but never started is not counted
  * after a crash.  MSG_SPOOL (master -> worker, struct msg_ctl, arg = spool
  * id) carries that table's descriptor (SCM_RIGHTS), or none to forget it.
- * MSG_REVOKE (master -> worker): give back the job sent ahead; the answer is
- * MSG_RETURN (worker -> master, arg = that job, or PROTO_NONE if it had
- * none: already started, or never sent).
+ * MSG_REVOKE (master -> worker): give back the jobs sent ahead; the answer
+ * is one MSG_RETURN (worker -> master, arg = the job) per job, the last sent
+ * first, then a MSG_RETURN with arg = PROTO_NONE.  A worker stopped by
+ * SIGUSR2 gives its jobs sent ahead back the same way (without the last).
  */
 enum { MSG_JOB = 1, MSG_RESULT = 2, MSG_HELLO = 3, MSG_SPOOL = 4, MSG_REVOKE = 5,
        MSG_RETURN = 6 };
 
 #define PROTO_NONE UINT32_MAX
+#define PROTO_AHEAD 2         /* jobs a worker may hold besides the one it runs */
 
 struct msg_ctl {
 	uint32_t type;

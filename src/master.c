@@ -90,8 +90,9 @@ struct worker {
 	pid_t pid;
 	int fd;            /* -1 when not running */
 	int job;           /* slot it runs (or starts next), -1 when idle */
-	int next;          /* slot sent ahead, started when job ends, or -1 */
-	int revoking;      /* asked for next back; no answer yet */
+	int ahead[PROTO_AHEAD]; /* slots sent ahead, started in this order */
+	int nahead;
+	int revoking;      /* asked for those back; not all answered yet */
 	int ready;         /* said hello: jobs may be sent */
 	int64_t spawned;
 	int64_t respawn_at;
@@ -749,7 +750,8 @@ static void worker_spawn(int i)
 	close(sv[1]);
 	w->pid = pid;
 	w->fd = sv[0];
-	w->job = w->next = -1;
+	w->job = -1;
+	w->nahead = 0;
 	w->revoking = 0;
 	w->ready = 0;
 	{
@@ -773,7 +775,7 @@ static void retire_extra_workers(void)
 	int i;
 
 	for (i = cfg()->workers; i < M.nw; i++)
-		if (M.w[i].fd >= 0 && M.w[i].job < 0 && M.w[i].next < 0) {
+		if (M.w[i].fd >= 0 && M.w[i].job < 0 && M.w[i].nahead == 0) {
 			close(M.w[i].fd);
 			M.w[i].fd = -1;
 			log_debug("event=worker-retired worker=%d pid=%ld", i, (long)M.w[i].pid);
@@ -798,7 +800,8 @@ static void set_workers(int n)
 		for (i = old; i < n; i++) {
 			memset(&w[i], 0, sizeof(w[i]));
 			w[i].fd = -1;
-			w[i].job = w[i].next = -1;
+			w[i].job = -1;
+			w[i].nahead = 0;
 		}
 		M.nw = n;
 		for (i = old; i < n; i++)
@@ -809,7 +812,7 @@ static void set_workers(int n)
 static void on_result(int wi, const struct msg_result *r, size_t len);
 static void begin_stop(void);
 static void dispatch(void);
-static void take_back(int wi);
+static void take_back(int wi, int s);
 
 /* The worker's socket closed: it died (or exited). */
 static void worker_lost(int i)
@@ -830,10 +833,10 @@ static void worker_lost(int i)
 			begin_stop();
 		}
 	}
-	/* The job sent ahead never started: the worker runs them in order,
+	/* The jobs sent ahead never started: the worker runs them in order,
 	 * and the result of the one before would have come first. */
-	if (w->next >= 0)
-		take_back(i);
+	while (w->nahead > 0)
+		take_back(i, w->ahead[w->nahead - 1]);
 	w->revoking = 0;
 	if (w->job >= 0) {
 		struct msg_result r;
@@ -936,37 +939,46 @@ static int start_attempt(int s, int wi)
 	j->worker = wi;
 	if (M.w[wi].job < 0) {
 		M.w[wi].job = s;
+		log_debug("event=start drop=%s file=%s attempt=%d worker=%d", dc->name,
+			  log_q(j->name), j->n, wi);
 	} else {
-		M.w[wi].next = s;
+		M.w[wi].ahead[M.w[wi].nahead++] = s;
 		M.ahead++;
+		log_debug("event=start drop=%s file=%s attempt=%d worker=%d ahead=%d",
+			  dc->name, log_q(j->name), j->n, wi, M.w[wi].nahead);
 	}
 	M.running++;
-	log_debug("event=start drop=%s file=%s attempt=%d worker=%d%s", dc->name,
-		  log_q(j->name), j->n, wi, M.w[wi].next == s ? " ahead=1" : "");
 	return 0;
 }
 
-/* Worker WI can take a job: as its only one (IDLE), or as the one sent
- * ahead of the one it runs. */
-static int can_take(int wi, int idle)
+/* Worker WI can take a job as its LEVEL-th: 0 is the one it runs (it is
+ * idle), 1.. PROTO_AHEAD the ones sent ahead. */
+static int can_take(int wi, int level)
 {
 	const struct worker *w = &M.w[wi];
 
 	if (w->fd < 0 || !w->ready || wi >= cfg()->workers)
 		return 0;
-	return idle ? w->job < 0 : w->job >= 0 && w->next < 0 && !w->revoking;
+	if (level == 0)
+		return w->job < 0;
+	return w->job >= 0 && w->nahead == level - 1 && !w->revoking;
 }
 
 /* A job the worker never started is back (revoked, or its worker died
  * before it came to it): not an attempt.  Next in line, or in flight for
  * the next start if we are stopping. */
-static void take_back(int wi)
+static void take_back(int wi, int s)
 {
 	struct worker *w = &M.w[wi];
-	int s = w->next;
 	struct job *j = &M.jobs[s];
+	int k;
 
-	w->next = -1;
+	for (k = 0; k < w->nahead && w->ahead[k] != s; k++)
+		;
+	if (k == w->nahead)
+		return;   /* not one of its jobs sent ahead */
+	memmove(&w->ahead[k], &w->ahead[k + 1], (size_t)(w->nahead - k - 1) * sizeof(int));
+	w->nahead--;
 	M.ahead--;
 	M.running--;
 	j->n--;
@@ -990,15 +1002,17 @@ static void take_back(int wi)
  */
 static void dispatch(void)
 {
-	int pass, wi, idle = 0;
+	int level, wi, idle = 0;
 
 	if (M.stopping)
 		return;
-	for (pass = 1; pass >= 0; pass--)
+	/* Level by level: every idle worker first, then one ahead to each
+	 * busy one, then a second. */
+	for (level = 0; level <= PROTO_AHEAD; level++)
 		for (wi = 0; wi < M.nw && queue_len(&M.q) > 0; wi++) {
 			int s, r;
 
-			if (!can_take(wi, pass))
+			if (!can_take(wi, level))
 				continue;
 			queue_pop(&M.q, &s);
 			r = start_attempt(s, wi);
@@ -1022,13 +1036,13 @@ static void dispatch(void)
 	if (queue_len(&M.q) > 0 || M.ahead == 0)
 		return;
 	for (wi = 0; wi < M.nw; wi++)
-		if (can_take(wi, 1))
+		if (can_take(wi, 0))
 			idle++;
 	for (wi = 0; wi < M.nw && idle > 0; wi++) {
 		struct worker *w = &M.w[wi];
 		struct msg_ctl m = { MSG_REVOKE, 0 };
 
-		if (w->fd < 0 || w->next < 0 || w->revoking)
+		if (w->fd < 0 || w->nahead == 0 || w->revoking)
 			continue;
 		if (send(w->fd, &m, sizeof(m), MSG_NOSIGNAL) == 0 || errno != EPIPE) {
 			w->revoking = 1;
@@ -1050,10 +1064,14 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 
 	if (s < 0 || s >= M.cap || M.w[wi].job != s)
 		return;
-	/* The job sent ahead is the one it runs now. */
-	M.w[wi].job = M.w[wi].next;
-	if (M.w[wi].next >= 0) {
-		M.w[wi].next = -1;
+	/* The first job sent ahead is the one it runs now. */
+	M.w[wi].job = -1;
+	if (M.w[wi].nahead > 0) {
+		struct worker *w = &M.w[wi];
+
+		w->job = w->ahead[0];
+		memmove(&w->ahead[0], &w->ahead[1], (size_t)(w->nahead - 1) * sizeof(int));
+		w->nahead--;
 		M.ahead--;
 	}
 	M.running--;
@@ -1126,11 +1144,12 @@ static void read_worker(int i)
 	} else if (n >= (ssize_t)sizeof(struct msg_ctl) && r.type == MSG_RETURN) {
 		uint32_t s = ((struct msg_ctl *)&r)->arg;
 
-		M.w[i].revoking = 0;
-		if (s != PROTO_NONE && M.w[i].next >= 0 && (uint32_t)M.w[i].next == s) {
-			take_back(i);
-			dispatch();
+		if (s == PROTO_NONE) {
+			M.w[i].revoking = 0;   /* all it had is back */
+		} else if (s < (uint32_t)M.cap) {
+			take_back(i, (int)s);
 		}
+		dispatch();
 	} else if (n >= (ssize_t)offsetof(struct msg_result, tail) && r.type == MSG_RESULT) {
 		on_result(i, &r, (size_t)n);
 	}
@@ -1310,7 +1329,7 @@ static void begin_stop(void)
 	/* Jobs sent ahead do not start: they come back, and stay in flight
 	 * for the next start. */
 	for (int i = 0; i < M.nw; i++)
-		if (M.w[i].fd >= 0 && M.w[i].next >= 0 && !M.w[i].revoking) {
+		if (M.w[i].fd >= 0 && M.w[i].nahead > 0 && !M.w[i].revoking) {
 			struct msg_ctl m = { MSG_REVOKE, 0 };
 
 			if (send(M.w[i].fd, &m, sizeof(m), MSG_NOSIGNAL) == 0)

@@ -51,10 +51,24 @@ static int master_gone;
 static struct { uint32_t id; int fd; } *spools;
 static size_t nspools;
 
-/* The job sent ahead: started as soon as the current one ends. */
-static char bufs[2][PROTO_MAX];
-static char *pend = bufs[1];
-static size_t pend_len;
+/* Jobs sent ahead, started in order as the current one ends: bufs[(phead
+ * + i) % NBUF] for i < npend; the running job keeps the buffer before. */
+#define NBUF (PROTO_AHEAD + 1)
+static char bufs[NBUF][PROTO_MAX];
+static size_t lens[NBUF];
+static int phead, npend;
+
+static void send_ctl(uint32_t type, uint32_t arg);
+
+/* Give every job sent ahead back, the last first: the master puts each at
+ * the head of its queue, so their order is kept. */
+static void give_back(void)
+{
+	while (npend > 0) {
+		npend--;
+		send_ctl(MSG_RETURN, ((struct msg_job *)bufs[(phead + npend) % NBUF])->job);
+	}
+}
 
 static int64_t now_ms(void)
 {
@@ -282,8 +296,8 @@ static int take_message(void)
 	ssize_t r;
 	int fd = -1;
 
-	/* With a job pending, anything else lands in a spare buffer. */
-	iov.iov_base = pend_len ? spare : pend;
+	/* Into the next free buffer; with PROTO_AHEAD jobs held, a spare. */
+	iov.iov_base = npend < PROTO_AHEAD ? bufs[(phead + npend) % NBUF] : spare;
 	r = recvmsg(WORKER_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (r < 0)
 		return errno == EAGAIN || errno == EINTR;
@@ -304,21 +318,18 @@ static int take_message(void)
 		spool_set(m->arg, fd);
 		return 1;
 	case MSG_REVOKE:
-		if (pend_len) {
-			send_ctl(MSG_RETURN, ((struct msg_job *)pend)->job);
-			pend_len = 0;
-		} else {
-			send_ctl(MSG_RETURN, PROTO_NONE);
-		}
+		give_back();
+		send_ctl(MSG_RETURN, PROTO_NONE);   /* that was all */
 		break;
 	case MSG_JOB:
 		if (r < (ssize_t)sizeof(struct msg_job))
 			break;
-		if (!pend_len) {
-			pend_len = (size_t)r;
+		if (npend < PROTO_AHEAD) {
+			lens[(phead + npend) % NBUF] = (size_t)r;
+			npend++;
 		} else {
-			/* A third job: not ours to hold.  Give it back. */
-			log_err("event=job-refused reason=already-holding-two");
+			/* One more than the master may send: give it back. */
+			log_err("event=job-refused reason=holding-too-many");
 			send_ctl(MSG_RETURN, ((struct msg_job *)spare)->job);
 		}
 		break;
@@ -475,11 +486,8 @@ static void run_job(const struct msg_job *j, size_t len)
 			 (unsigned long long)o.dropped);
 	if (master_gone)
 		return;
-	if (aborted && pend_len) {
-		/* Stopped: the job sent ahead does not start either. */
-		send_ctl(MSG_RETURN, ((struct msg_job *)pend)->job);
-		pend_len = 0;
-	}
+	if (aborted)
+		give_back();   /* stopped: the jobs sent ahead do not start */
 	if (aborted)
 		send_result(j->job, ST_ABORTED, 0, now_ms() - t0, &o);
 	else if (timed_out)
@@ -556,14 +564,14 @@ int worker_main(int argc, char **argv)
 			{ .fd = sigfd, .events = POLLIN },
 		};
 
-		if (pend_len) {
-			/* The job sent ahead: start it now, no round trip. */
-			struct msg_job *j = (struct msg_job *)pend;
-			size_t len = pend_len;
+		if (npend > 0) {
+			/* The next job sent ahead: start it now, no round
+			 * trip through the master. */
+			int b = phead;
 
-			pend = pend == bufs[0] ? bufs[1] : bufs[0];
-			pend_len = 0;
-			run_job(j, len);
+			phead = (phead + 1) % NBUF;
+			npend--;
+			run_job((struct msg_job *)bufs[b], lens[b]);
 			if (master_gone)
 				return 0;
 			continue;

@@ -67,3 +67,28 @@ Test(queue, rejects_zero_capacity)
 
 	cr_assert_eq(queue_init(&q, 0), -1);
 }
+
+/* A job given back goes to the head: first out next, order kept, across
+ * the ring's wrap, and never past the capacity. */
+Test(queue, push_front_goes_out_first)
+{
+	struct queue q;
+	int v, i;
+
+	cr_assert_eq(queue_init(&q, 4), 0);
+	cr_assert_eq(queue_push(&q, 1), 0);
+	cr_assert_eq(queue_push(&q, 2), 0);
+	cr_assert_eq(queue_pop(&q, &v), 0);   /* head moves off slot 0 */
+	cr_assert_eq(queue_push_front(&q, 7), 0);
+	cr_assert_eq(queue_push_front(&q, 6), 0);   /* wraps below slot 0 */
+	cr_assert_eq(queue_push(&q, 3), 0);
+	cr_assert(queue_full(&q));
+	cr_assert_eq(queue_push_front(&q, 99), -1, "a full queue refuses");
+	for (i = 0; i < 4; i++) {
+		static const int want[] = { 6, 7, 2, 3 };
+
+		cr_assert_eq(queue_pop(&q, &v), 0);
+		cr_assert_eq(v, want[i], "pop %d gave %d", i, v);
+	}
+	queue_free(&q);
+}

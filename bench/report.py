@@ -52,6 +52,8 @@ def render(R):
       "Each cell is the median of %d runs, with the range below it; every figure in one "
       "table comes from the same run of the script. Took %.1f minutes.\n"
       % (R["date"], R["machine"], R["runs"], R.get("minutes", 0)))
+    if R.get("section_minutes"):
+        w("(" + ", ".join("%s %.1f" % kv for kv in R["section_minutes"].items()) + " min.)\n")
     w("Rows are runners in `bench/runners/` with one interface "
       "(`RUNNER batch|live IN DONE FAILED P CMD OUTDIR`); batch rows process a pre-filled "
       "directory and exit, live rows watch it while the driver renames files in as fast as it "

@@ -327,36 +327,47 @@ def rss_idle(cmd, base, p=2):
         w.remove()
 
 
-def scaling(n, cmd, base, p=2):
-    """--once on a pre-filled drop: wall time, and start to first command."""
+def scaling(n, cmd, base, runs, p=2):
+    """--once on a pre-filled drop: wall time, and start to first command.
+    The backlog is made once: after each run done/ becomes the next run's
+    drop (one rename), which keeps a 100 000-file cell to about a minute."""
     w = World(base)
+    res = []
     try:
         w.make(w.inp, n)
-        t0 = time.time_ns()
-        m0 = now()
-        proc = start("seawatchd", "batch", w, p, cmd)
-        # Sample the peak RSS (VmHWM only grows) of the master and the
-        # workers while the backlog drains; the last sample is the peak.
-        peak_m, peak_w = 0, 0
-        while not exited(proc):
-            m = status_kb(proc.pid, "VmHWM")
-            if m:
-                peak_m = max(peak_m, m)
-                for k in worker_pids(proc.pid):
-                    peak_w = max(peak_w, status_kb(k, "VmHWM") or 0)
-            time.sleep(0.05)
-        reap(proc, timeout=3600)
-        wall = now() - m0
-        first = None
-        with os.scandir(w.out) as it:
-            for e in it:
-                with open(e.path) as f:
-                    t = int(f.read())
-                first = t if first is None or t < first else first
-        if w.count(w.done) != n:
-            raise RuntimeError("scaling: %d of %d done" % (w.count(w.done), n))
-        return {"wall": wall, "first_ms": (first - t0) / 1e6, "master_kb": peak_m,
-                "worker_kb": peak_w}
+        for r in range(runs):
+            if r:
+                os.rmdir(w.inp)
+                os.rename(w.done, w.inp)
+                os.mkdir(w.done)
+                shutil.rmtree(w.out)
+                os.mkdir(w.out)
+            t0 = time.time_ns()
+            m0 = now()
+            proc = start("seawatchd", "batch", w, p, cmd)
+            # Sample the peak RSS (VmHWM only grows) of the master and the
+            # workers while the backlog drains; the last sample is the peak.
+            peak_m, peak_w = 0, 0
+            while not exited(proc):
+                m = status_kb(proc.pid, "VmHWM")
+                if m:
+                    peak_m = max(peak_m, m)
+                    for k in worker_pids(proc.pid):
+                        peak_w = max(peak_w, status_kb(k, "VmHWM") or 0)
+                time.sleep(0.05)
+            reap(proc, timeout=3600)
+            wall = now() - m0
+            first = None
+            with os.scandir(w.out) as it:
+                for e in it:
+                    with open(e.path) as f:
+                        t = int(f.read())
+                    first = t if first is None or t < first else first
+            if w.count(w.done) != n:
+                raise RuntimeError("scaling: %d of %d done" % (w.count(w.done), n))
+            res.append({"wall": wall, "first_ms": (first - t0) / 1e6, "master_kb": peak_m,
+                        "worker_kb": peak_w})
+        return res
     finally:
         w.remove()
 
@@ -397,37 +408,53 @@ def main():
     R = {"machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
          "runs": RUNS, "throughput": {}, "slow": {}, "latency": {}, "memory": {}, "scaling": {}}
     started = now()
+    R["section_minutes"] = {}
+
+    def section(name, t):
+        R["section_minutes"][name] = round((now() - t) / 60, 2)
+        log("  %s: %.1f min" % (name, (now() - t) / 60))
+
     try:
         if "throughput" in only:
+            t_sec = now()
             for p in (1, 2, 4):
                 for row in rows:
                     log("throughput %s P=%d" % (row, p))
                     R["throughput"]["%s/%d" % (row, p)] = measure(row, 5000, p, trivial, base,
                                                                   runs_for(row, p))
+            section("throughput", t_sec)
         if "slow" in only:
+            t_sec = now()
             for p in (2, 8):
                 for row in rows:
                     log("50ms %s P=%d" % (row, p))
                     R["slow"]["%s/%d" % (row, p)] = measure(row, 400, p, sleep50, base,
                                                             RUNS if row in JUDGED else 1)
+            section("slow", t_sec)
         if "latency" in only:
+            t_sec = now()
             for row in [r for r in rows if ROWS[r][1] == "live"]:
                 log("latency %s" % row)
                 res = [one_latency(row, stamp, base) for _ in range(RUNS)]
                 R["latency"][row] = {"p50": median_spread([r[0] for r in res]),
                                      "p99": median_spread([r[1] for r in res])}
+            section("latency", t_sec)
         if "memory" in only:
+            t_sec = now()
             log("memory idle")
             res = [rss_idle(trivial, base) for _ in range(RUNS)]
             R["memory"]["0"] = {k: median_spread([r[k] for r in res]) for k in res[0]}
+            section("memory", t_sec)
         if "scaling" in only:
+            t_sec = now()
             # Backlog runs of --once: wall time, first command, and the
             # peak RSS with that backlog (the memory table's other rows).
             for n in (1000, 10000, 100000):
                 log("scaling backlog=%d" % n)
-                res = [scaling(n, stamp, base) for _ in range(RUNS)]
+                res = scaling(n, stamp, base, RUNS)
                 R["scaling"][str(n)] = {k: median_spread([r[k] for r in res]) for k in res[0]}
                 R["memory"][str(n)] = {k: R["scaling"][str(n)][k] for k in ("master_kb", "worker_kb")}
+            section("scaling", t_sec)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     R["minutes"] = (now() - started) / 60

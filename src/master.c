@@ -686,8 +686,8 @@ static int refill(int budget)
 static void worker_spawn(int i)
 {
 	struct worker *w = &M.w[i];
-	char uid[16] = "-1", gid[16] = "-1";
-	char *argv[] = { "seawatchd", "--worker", uid, gid, NULL };
+	char uid[16] = "-1", gid[16] = "-1", idx[16];
+	char *argv[] = { "seawatchd", "--worker", uid, gid, idx, NULL };
 	extern char **environ;
 	sigset_t none;
 	int sv[2];
@@ -715,6 +715,7 @@ static void worker_spawn(int i)
 		}
 		snprintf(gid, sizeof(gid), "%ld", (long)gr->gr_gid);
 	}
+	snprintf(idx, sizeof(idx), "%d", i);   /* its CPU, round robin */
 	w->spawned = now_ms();
 	w->respawn_at = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

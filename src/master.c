@@ -974,13 +974,20 @@ static void take_back(int wi, int s)
 	struct job *j = &M.jobs[s];
 	int k;
 
-	for (k = 0; k < w->nahead && w->ahead[k] != s; k++)
-		;
-	if (k == w->nahead)
-		return;   /* not one of its jobs sent ahead */
-	memmove(&w->ahead[k], &w->ahead[k + 1], (size_t)(w->nahead - k - 1) * sizeof(int));
-	w->nahead--;
-	M.ahead--;
+	if (w->job == s && w->nahead == 0) {
+		/* Promoted when the result before it came, but the worker
+		 * read a revoke before it started it. */
+		w->job = -1;
+	} else {
+		for (k = 0; k < w->nahead && w->ahead[k] != s; k++)
+			;
+		if (k == w->nahead)
+			return;   /* not one of its jobs sent ahead */
+		memmove(&w->ahead[k], &w->ahead[k + 1],
+			(size_t)(w->nahead - k - 1) * sizeof(int));
+		w->nahead--;
+		M.ahead--;
+	}
 	M.running--;
 	j->n--;
 	j->worker = -1;
@@ -1045,7 +1052,9 @@ static void dispatch(void)
 
 		if (w->fd < 0 || w->nahead == 0 || w->revoking)
 			continue;
-		if (send(w->fd, &m, sizeof(m), MSG_NOSIGNAL) == 0 || errno != EPIPE) {
+		if (send(w->fd, &m, sizeof(m), MSG_NOSIGNAL) >= 0) {
+			/* A busy worker reads its socket between jobs: ring. */
+			kill(w->pid, SIGURG);
 			w->revoking = 1;
 			idle--;
 		}
@@ -1333,8 +1342,10 @@ static void begin_stop(void)
 		if (M.w[i].fd >= 0 && M.w[i].nahead > 0 && !M.w[i].revoking) {
 			struct msg_ctl m = { MSG_REVOKE, 0 };
 
-			if (send(M.w[i].fd, &m, sizeof(m), MSG_NOSIGNAL) == 0)
+			if (send(M.w[i].fd, &m, sizeof(m), MSG_NOSIGNAL) >= 0) {
+				kill(M.w[i].pid, SIGURG);
 				M.w[i].revoking = 1;
+			}
 		}
 	log_info("event=stopping running=%d grace_ms=%lld", M.running,
 		 (long long)cfg()->shutdown_grace_ms);

@@ -52,8 +52,11 @@ static struct { uint32_t id; int fd; } *spools;
 static size_t nspools;
 
 /* Jobs sent ahead, started in order as the current one ends: bufs[(phead
- * + i) % NBUF] for i < npend; the running job keeps the buffer before. */
-#define NBUF (PROTO_AHEAD + 1)
+ * + i) % NBUF] for i < npend; the running job keeps the buffer before.
+ * Messages are read between two jobs (or when the master rings, SIGURG),
+ * so an idle worker may find its job and PROTO_AHEAD more waiting. */
+#define NPEND (PROTO_AHEAD + 1)
+#define NBUF (NPEND + 1)
 static char bufs[NBUF][PROTO_MAX];
 static size_t lens[NBUF];
 static int phead, npend;
@@ -309,9 +312,9 @@ static int spool_fd(uint32_t id)
 }
 
 /*
- * Take one message from the master.  0 when it is gone.  A job becomes the
- * pending one (the master sends at most one while another runs); a revoke
- * gives that back.
+ * Take one message from the master: 1 if one was taken, -1 if none is
+ * there, 0 when the master is gone.  A job joins the pending ones; a
+ * revoke gives those back.
  */
 static int take_message(void)
 {
@@ -328,11 +331,11 @@ static int take_message(void)
 	ssize_t r;
 	int fd = -1;
 
-	/* Into the next free buffer; with PROTO_AHEAD jobs held, a spare. */
-	iov.iov_base = npend < PROTO_AHEAD ? bufs[(phead + npend) % NBUF] : spare;
+	/* Into the next free buffer; with NPEND jobs held, a spare. */
+	iov.iov_base = npend < NPEND ? bufs[(phead + npend) % NBUF] : spare;
 	r = recvmsg(WORKER_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (r < 0)
-		return errno == EAGAIN || errno == EINTR;
+		return errno == EAGAIN || errno == EINTR ? -1 : 0;
 	if (r == 0)
 		return 0;
 	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
@@ -356,7 +359,7 @@ static int take_message(void)
 	case MSG_JOB:
 		if (r < (ssize_t)sizeof(struct msg_job))
 			break;
-		if (npend < PROTO_AHEAD) {
+		if (npend < NPEND) {
 			lens[(phead + npend) % NBUF] = (size_t)r;
 			npend++;
 		} else {
@@ -371,6 +374,16 @@ static int take_message(void)
 	if (fd >= 0)
 		close(fd);
 	return 1;
+}
+
+/* Take every message waiting.  0 when the master is gone. */
+static int drain(void)
+{
+	int r;
+
+	while ((r = take_message()) > 0)
+		;
+	return r != 0;
 }
 
 static void run_job(const struct msg_job *j, size_t len)
@@ -456,7 +469,9 @@ static void run_job(const struct msg_job *j, size_t len)
 		struct pollfd pf[3] = {
 			{ .fd = sigfd, .events = POLLIN },
 			{ .fd = outp[0], .events = POLLIN },
-			{ .fd = master_gone ? -1 : WORKER_FD, .events = POLLIN },
+			/* Not for every message: only its hang-up (the
+			 * master rings with SIGURG when it must be heard). */
+			{ .fd = master_gone ? -1 : WORKER_FD, .events = 0 },
 		};
 		int64_t wake = phase == 0 ? deadline : phase == 1 ? kill_at : now_ms() + 1000;
 		int64_t wait = wake - now_ms();
@@ -477,9 +492,14 @@ static void run_job(const struct msg_job *j, size_t len)
 			struct signalfd_siginfo ssi[4];
 			ssize_t got = read(sigfd, ssi, sizeof(ssi));
 
-			for (ssize_t k = 0; k < got / (ssize_t)sizeof(ssi[0]); k++)
+			for (ssize_t k = 0; k < got / (ssize_t)sizeof(ssi[0]); k++) {
 				if (ssi[k].ssi_signo == SIGUSR2)
 					stop = 1;
+				if (ssi[k].ssi_signo == SIGURG && !master_gone && !drain()) {
+					master_gone = 1;
+					stop = 1;
+				}
+			}
 			memset(&si, 0, sizeof(si));
 			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 			    si.si_pid == pid) {
@@ -490,7 +510,7 @@ static void run_job(const struct msg_job *j, size_t len)
 				break;
 			}
 		}
-		if ((pf[2].revents & (POLLIN | POLLHUP | POLLERR)) && !take_message()) {
+		if ((pf[2].revents & (POLLIN | POLLHUP | POLLERR)) && !drain()) {
 			master_gone = 1;
 			stop = 1;
 		}
@@ -565,6 +585,7 @@ int worker_main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGURG);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0)
@@ -603,6 +624,10 @@ int worker_main(int argc, char **argv)
 			{ .fd = sigfd, .events = POLLIN },
 		};
 
+		/* What came while the last job ran: the next jobs, maybe a
+		 * revoke, a new spool. */
+		if (!drain())
+			return 0;
 		if (npend > 0) {
 			/* The next job sent ahead: start it now, no round
 			 * trip through the master. */
@@ -626,7 +651,5 @@ int worker_main(int argc, char **argv)
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
 		}
-		if (pf[0].revents && !take_message())
-			return 0;
 	}
 }

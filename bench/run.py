@@ -29,6 +29,8 @@ RUNNERS = os.path.join(TOP, "bench", "runners")
 BIN = os.path.join(BUILD, "bench")
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+# Backlogs of the scaling runs (BENCH_SCALING=1000,5000 for a quick look).
+SCALING_NS = [int(x) for x in os.environ.get("BENCH_SCALING", "1000,10000,100000").split(",")]
 OUT_BASE = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 # name: (runner, mode, label)
@@ -337,7 +339,8 @@ def scaling(n, cmd, base, runs, p=2):
         w.make(w.inp, n)
         for r in range(runs):
             if r:
-                os.rmdir(w.inp)
+                # The old drop keeps only seawatchd's spool directory.
+                os.rename(w.inp, os.path.join(w.root, "old-in.%d" % r))
                 os.rename(w.done, w.inp)
                 os.mkdir(w.done)
                 shutil.rmtree(w.out)
@@ -449,7 +452,7 @@ def main():
             t_sec = now()
             # Backlog runs of --once: wall time, first command, and the
             # peak RSS with that backlog (the memory table's other rows).
-            for n in (1000, 10000, 100000):
+            for n in SCALING_NS:
                 log("scaling backlog=%d" % n)
                 res = scaling(n, stamp, base, RUNS)
                 R["scaling"][str(n)] = {k: median_spread([r[k] for r in res]) for k in res[0]}

@@ -12,6 +12,9 @@
 
 enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARNING, SW_LOG_INFO, SW_LOG_DEBUG };
 enum sw_log_target { SW_LOG_STDERR = 0, SW_LOG_SYSLOG };
+/* Where workers run: worker i on the i-th allowed CPU, or wherever the
+ * scheduler puts them. */
+enum sw_affinity { SW_AFFINITY_SPREAD = 0, SW_AFFINITY_NONE };
 
 struct sw_drop {
 	char *name;            /* unique, [A-Za-z0-9_.-]+ */
@@ -37,6 +40,7 @@ struct sw_config {
 	int queue_size;
 	enum sw_log_level log_level;
 	enum sw_log_target log_target;
+	enum sw_affinity cpu_affinity;
 	int64_t shutdown_grace_ms;
 	char *user;            /* NULL when unset */
 	char *group;           /* NULL when unset */

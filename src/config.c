@@ -81,10 +81,12 @@ struct opt {
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
+static const char *const affinities[] = { "spread", "none", NULL };
 
 /* Stored through an int *, like the K_INT fields. */
 _Static_assert(sizeof(enum sw_log_level) == sizeof(int), "enum is not int-sized");
 _Static_assert(sizeof(enum sw_log_target) == sizeof(int), "enum is not int-sized");
+_Static_assert(sizeof(enum sw_affinity) == sizeof(int), "enum is not int-sized");
 
 /* Columns: name, kind, min, max, default, string default, offset,
  * offset of the element count, flags, words. */
@@ -96,6 +98,7 @@ static const struct opt global_opts[] = {
 	{ "queue_size",     K_INT,      1, MAX_QUEUE, 1024, NULL, G(queue_size), 0, 0, NULL },
 	{ "log_level",      K_ENUM,     0, 0, SW_LOG_INFO, NULL, G(log_level), 0, 0, log_levels },
 	{ "log_target",     K_ENUM,     0, 0, SW_LOG_STDERR, NULL, G(log_target), 0, 0, log_targets },
+	{ "cpu_affinity",   K_ENUM,     0, 0, SW_AFFINITY_SPREAD, NULL, G(cpu_affinity), 0, 0, affinities },
 	{ "shutdown_grace", K_DURATION, 0, MS_HOUR, 30 * MS_SECOND, NULL, G(shutdown_grace_ms), 0, 0, NULL },
 	{ "user",           K_USER,     0, 0, 0, NULL, G(user), 0, 0, NULL },
 	{ "group",          K_GROUP,    0, 0, 0, NULL, G(group), 0, 0, NULL },
@@ -1307,10 +1310,10 @@ void cnf_summary(const struct sw_config *cfg, FILE *out)
 
 	fprintf(out, "config %s: OK, %d drop%s\n", cfg->file, cfg->n_drops,
 		cfg->n_drops == 1 ? "" : "s");
-	fprintf(out, "workers=%d queue_size=%d log_level=%s log_target=%s "
+	fprintf(out, "workers=%d queue_size=%d log_level=%s log_target=%s cpu_affinity=%s "
 		"shutdown_grace=%s user=%s group=%s\n",
 		cfg->workers, cfg->queue_size, log_levels[cfg->log_level],
-		log_targets[cfg->log_target],
+		log_targets[cfg->log_target], affinities[cfg->cpu_affinity],
 		fmt_duration(cfg->shutdown_grace_ms, a, sizeof a),
 		cfg->user ? cfg->user : "-", cfg->group ? cfg->group : "-");
 	for (int i = 0; i < cfg->n_drops; i++) {

@@ -715,7 +715,8 @@ static void worker_spawn(int i)
 		}
 		snprintf(gid, sizeof(gid), "%ld", (long)gr->gr_gid);
 	}
-	snprintf(idx, sizeof(idx), "%d", i);   /* its CPU, round robin */
+	/* Its CPU, round robin (-1: let the scheduler place it). */
+	snprintf(idx, sizeof(idx), "%d", cfg()->cpu_affinity == SW_AFFINITY_SPREAD ? i : -1);
 	w->spawned = now_ms();
 	w->respawn_at = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

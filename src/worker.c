@@ -543,8 +543,15 @@ static void run_job(const struct msg_job *j, size_t len)
 			 (unsigned long long)o.dropped);
 	if (master_gone)
 		return;
-	if (aborted)
-		give_back();   /* stopped: the jobs sent ahead do not start */
+	if (aborted) {
+		/* Stopped: the jobs sent ahead do not start, those still
+		 * unread included.  (The master's socket may still be open
+		 * when its death is signalled: its other thread holds it a
+		 * little longer.) */
+		if (!drain())
+			master_gone = 1;
+		give_back();
+	}
 	if (aborted)
 		send_result(j->job, ST_ABORTED, 0, now_ms() - t0, &o);
 	else if (timed_out)

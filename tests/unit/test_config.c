@@ -312,6 +312,10 @@ static const struct ecase error_cases[] = {
 	{ "log_level = \"INFO\";\n" DROP_OK, "1: log_level", "must be one of", 1 },
 	{ "log_target = \"file\";\n" DROP_OK, "1: log_target", "must be one of stderr, syslog", 1 },
 	{ "log_target = 1;\n" DROP_OK, "1: log_target", "expected a string", 1 },
+	/* cpu_affinity */
+	{ "cpu_affinity = \"pinned\";\n" DROP_OK, "1: cpu_affinity",
+	  "must be one of spread, none (got \"pinned\")", 1 },
+	{ "cpu_affinity = true;\n" DROP_OK, "1: cpu_affinity", "expected a string", 1 },
 	/* shutdown_grace: 0..1h */
 	{ "shutdown_grace = -1;\n" DROP_OK, "1: shutdown_grace",
 	  "must be between 0s and 1h (got -1s)", 1 },
@@ -705,6 +709,7 @@ Test(config, defaults_when_unset, .init = setup, .fini = teardown)
 	cr_expect_eq(cfg->queue_size, 1024);
 	cr_expect_eq(cfg->log_level, SW_LOG_INFO);
 	cr_expect_eq(cfg->log_target, SW_LOG_STDERR);
+	cr_expect_eq(cfg->cpu_affinity, SW_AFFINITY_SPREAD);
 	cr_expect_eq(cfg->shutdown_grace_ms, 30000);
 	cr_expect_null(cfg->user);
 	cr_expect_null(cfg->group);
@@ -739,7 +744,7 @@ Test(config, every_value_set, .init = setup, .fini = teardown)
 		"workers = 256;\n"                                  /* 1 */
 		"queue_size = 1048576;\n"
 		"log_level = \"debug\";\n"
-		"log_target = \"syslog\";\n"
+		"log_target = \"syslog\"; cpu_affinity = \"none\";\n"
 		"shutdown_grace = 1.5;\n"                           /* 5 */
 		"user = \"root\";\n"
 		"group = \"root\";\n"
@@ -766,6 +771,7 @@ Test(config, every_value_set, .init = setup, .fini = teardown)
 	cr_expect_eq(cfg->queue_size, 1048576);
 	cr_expect_eq(cfg->log_level, SW_LOG_DEBUG);
 	cr_expect_eq(cfg->log_target, SW_LOG_SYSLOG);
+	cr_expect_eq(cfg->cpu_affinity, SW_AFFINITY_NONE);
 	cr_expect_eq(cfg->shutdown_grace_ms, 1500);
 	cr_expect_str_eq(cfg->user, "root");
 	cr_expect_str_eq(cfg->group, "root");

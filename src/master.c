@@ -1504,8 +1504,15 @@ static void shutdown_workers(void)
 			if (M.w[i].pid > 0 && kill(M.w[i].pid, 0) == 0 &&
 			    waitpid(M.w[i].pid, NULL, WNOHANG) == 0)
 				alive = 1;
-		if (alive)
-			poll(NULL, 0, 10);
+		if (alive) {
+			/* Woken by their SIGCHLD (blocked, so it waits in
+			 * the signalfd), not by a timer. */
+			struct pollfd pf = { .fd = M.sigfd, .events = POLLIN };
+			struct signalfd_siginfo ssi[8];
+
+			if (poll(&pf, 1, 10) > 0 && read(M.sigfd, ssi, sizeof(ssi)) < 0)
+				continue;   /* taken already: reap and look again */
+		}
 	} while (alive && now_ms() < until);
 	for (i = 0; i < M.nw; i++)
 		if (M.w[i].pid > 0 && waitpid(M.w[i].pid, NULL, WNOHANG) == 0) {

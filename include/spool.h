@@ -18,7 +18,10 @@
 
 #include <dirent.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 /* A slot's record in the attempts table (written by the master, and by the
  * worker that starts an attempt). */
@@ -27,6 +30,21 @@ struct spool_rec {
 	char tag;            /* recorded verdict 'd'/'f', or 0 */
 	char pad[3];
 };
+
+/* Write SLOT's record (N attempts, verdict TAG) into the attempts table FD:
+ * one pwrite.  0, or -1 with errno.  Inline: the worker executable, which
+ * records the attempts it starts, does not link the rest of spool.c. */
+static inline int spool_rec_put(int fd, int slot, int n, char tag)
+{
+	struct spool_rec r = { (uint32_t)n, tag, { 0, 0, 0 } };
+	ssize_t w = pwrite(fd, &r, sizeof(r), (off_t)slot * (off_t)sizeof(r));
+
+	if (w == (ssize_t)sizeof(r))
+		return 0;
+	if (w >= 0)
+		errno = EIO;
+	return -1;
+}
 
 struct spool {
 	int dropfd;          /* the drop directory */

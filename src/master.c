@@ -1002,6 +1002,22 @@ static void take_back(int wi, int s)
 	queue_push_front(&M.q, s);
 }
 
+/* Ask worker WI for the jobs sent ahead to it, if it holds any and was not
+ * asked already.  1 if asked. */
+static int ask_back(int wi)
+{
+	struct worker *w = &M.w[wi];
+	struct msg_ctl m = { MSG_REVOKE, 0 };
+
+	if (w->fd < 0 || w->nahead == 0 || w->revoking ||
+	    send(w->fd, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+		return 0;
+	/* A busy worker reads its socket between jobs: ring. */
+	kill(w->pid, SIGURG);
+	w->revoking = 1;
+	return 1;
+}
+
 /*
  * Hand out queued jobs: to idle workers first, then one ahead to each busy
  * worker, so that a short command's successor starts without a round trip
@@ -1047,19 +1063,8 @@ static void dispatch(void)
 	for (wi = 0; wi < M.nw; wi++)
 		if (can_take(wi, 0))
 			idle++;
-	for (wi = 0; wi < M.nw && idle > 0; wi++) {
-		struct worker *w = &M.w[wi];
-		struct msg_ctl m = { MSG_REVOKE, 0 };
-
-		if (w->fd < 0 || w->nahead == 0 || w->revoking)
-			continue;
-		if (send(w->fd, &m, sizeof(m), MSG_NOSIGNAL) >= 0) {
-			/* A busy worker reads its socket between jobs: ring. */
-			kill(w->pid, SIGURG);
-			w->revoking = 1;
-			idle--;
-		}
-	}
+	for (wi = 0; wi < M.nw && idle > 0; wi++)
+		idle -= ask_back(wi);
 }
 
 static void on_result(int wi, const struct msg_result *r, size_t len)
@@ -1340,14 +1345,7 @@ static void begin_stop(void)
 	/* Jobs sent ahead do not start: they come back, and stay in flight
 	 * for the next start. */
 	for (int i = 0; i < M.nw; i++)
-		if (M.w[i].fd >= 0 && M.w[i].nahead > 0 && !M.w[i].revoking) {
-			struct msg_ctl m = { MSG_REVOKE, 0 };
-
-			if (send(M.w[i].fd, &m, sizeof(m), MSG_NOSIGNAL) >= 0) {
-				kill(M.w[i].pid, SIGURG);
-				M.w[i].revoking = 1;
-			}
-		}
+		ask_back(i);
 	log_info("event=stopping running=%d grace_ms=%lld", M.running,
 		 (long long)cfg()->shutdown_grace_ms);
 }

@@ -22,18 +22,6 @@
 
 #define SEADIR ".seawatch"
 
-static int put_rec(int fd, int slot, int n, char tag)
-{
-	struct spool_rec r = { (uint32_t)n, tag, { 0, 0, 0 } };
-	ssize_t w = pwrite(fd, &r, sizeof(r), (off_t)slot * (off_t)sizeof(r));
-
-	if (w == (ssize_t)sizeof(r))
-		return 0;
-	if (w >= 0)
-		errno = EIO;
-	return -1;
-}
-
 static void get_rec(int fd, int slot, int *n, char *tag)
 {
 	struct spool_rec r;
@@ -235,7 +223,7 @@ int spool_is_regular(struct spool *sp, int slot, const char *name)
 
 int spool_set_attempts(struct spool *sp, int slot, int n)
 {
-	return put_rec(sp->attfd, slot, n, 0);
+	return spool_rec_put(sp->attfd, slot, n, 0);
 }
 
 int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
@@ -258,7 +246,7 @@ int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
 				unlinkat(sp->workfd, tmp, 0);  /* best effort */
 		}
 	}
-	return put_rec(sp->attfd, slot, n, tag);
+	return spool_rec_put(sp->attfd, slot, n, tag);
 }
 
 char *spool_marked_sidecar(struct spool *sp, int slot, size_t *len)
@@ -487,7 +475,7 @@ int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 	/* The slot is empty: its record goes back to zero before another
 	 * file can be claimed into it. */
 	if (n != 0 || tag)
-		put_rec(sp->attfd, slot, 0, 0);
+		spool_rec_put(sp->attfd, slot, 0, 0);
 	return 0;
 }
 
@@ -685,7 +673,7 @@ int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 		 * count and verdict before it takes the file. */
 		snprintf(mine, sizeof(mine), "%d", slot);
 		if ((mkdirat(sp->workfd, mine, 0755) < 0 && errno != EEXIST) ||
-		    put_rec(sp->attfd, slot, n, *tag) < 0) {
+		    spool_rec_put(sp->attfd, slot, n, *tag) < 0) {
 			log_err("event=recover-failed file=%s error=%s", log_q(name),
 				log_q(strerror(errno)));
 			continue;
@@ -695,7 +683,7 @@ int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 		if (claim_rename(rfd, src, sp->workfd, dst) < 0) {
 			log_err("event=recover-failed file=%s error=%s", log_q(name),
 				log_q(strerror(errno)));
-			put_rec(sp->attfd, slot, 0, 0);
+			spool_rec_put(sp->attfd, slot, 0, 0);
 			continue;  /* skip it; the next start tries again */
 		}
 		if (*tag == 'f') {

@@ -421,19 +421,14 @@ static void run_job(const struct msg_job *j, size_t len)
 	/* The attempt is counted on disk before it starts: a file whose
 	 * command kills the daemon cannot loop forever. */
 	{
-		struct spool_rec rec = { j->attempt, 0, { 0, 0, 0 } };
 		int fd = spool_fd(j->spool);
 
 		if (fd < 0) {
 			errno = EBADF;
 			goto spawn_fail;
 		}
-		if (pwrite(fd, &rec, sizeof(rec), (off_t)j->slot * (off_t)sizeof(rec)) !=
-		    (ssize_t)sizeof(rec)) {
-			if (errno == 0)
-				errno = EIO;
+		if (spool_rec_put(fd, (int)j->slot, (int)j->attempt, 0) < 0)
 			goto spawn_fail;
-		}
 	}
 	/* The read end non-blocking from the start: one call less later. */
 	if (pipe2(outp, O_CLOEXEC) < 0)
@@ -551,10 +546,8 @@ static void run_job(const struct msg_job *j, size_t len)
 		if (!drain())
 			master_gone = 1;
 		give_back();
-	}
-	if (aborted)
 		send_result(j->job, ST_ABORTED, 0, now_ms() - t0, &o);
-	else if (timed_out)
+	} else if (timed_out)
 		send_result(j->job, ST_TIMEOUT, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
 			    now_ms() - t0, &o);
 	else if (WIFSIGNALED(status))

@@ -75,6 +75,23 @@ static void assert_sent_ahead(const char *name)
 	cr_assert_fail("%s was never sent ahead: the test did not test anything", name);
 }
 
+/* A daemon (config SLOW, GLOBAL) running slow.sea. */
+static void slow_running(const char *slow, const char *global)
+{
+	config(slow, global);
+	start();
+	h_drop(&env, "slow.sea", "s");
+	cr_assert(h_wait_text(h_fmt("%s/runs", env.out), "slow.sea", 10000), "slow not started");
+}
+
+/* The same, with b.sea sent ahead to the worker that runs slow.sea. */
+static void b_behind_slow(const char *slow, const char *global)
+{
+	slow_running(slow, global);
+	h_drop(&env, "b.sea", "b");
+	assert_sent_ahead("b.sea");
+}
+
 /* On a failed wait, the daemon's log goes to stderr (it is gone after the
  * test). */
 static int wait_done(int n, int ms)
@@ -127,10 +144,7 @@ static pid_t worker_of(pid_t master)
  * instead of waiting 30 s for the slow command. */
 Test(ahead, job_behind_a_slow_command_moves_to_an_idle_worker)
 {
-	config("30", "");
-	start();
-	h_drop(&env, "slow.sea", "s");
-	cr_assert(h_wait_text(h_fmt("%s/runs", env.out), "slow.sea", 10000), "slow not started");
+	slow_running("30", "");
 	h_drop(&env, "mid.sea", "m");      /* keeps worker 1 busy 0.3 s */
 	h_drop(&env, "quick.sea", "q");    /* goes ahead, behind slow */
 	assert_sent_ahead("quick.sea");
@@ -149,12 +163,7 @@ Test(ahead, job_behind_a_slow_command_moves_to_an_idle_worker)
  * the one sent ahead never started and is processed normally. */
 Test(ahead, job_sent_ahead_is_not_counted_after_a_crash)
 {
-	config("30", "workers = 1;\n");
-	start();
-	h_drop(&env, "slow.sea", "s");
-	cr_assert(h_wait_text(h_fmt("%s/runs", env.out), "slow.sea", 10000), "slow not started");
-	h_drop(&env, "b.sea", "b");
-	assert_sent_ahead("b.sea");
+	b_behind_slow("30", "workers = 1;\n");
 	cr_assert_eq(h_stop(&env, SIGKILL, 5000), 128 + SIGKILL);
 	usleep(300 * 1000);   /* the worker follows (PR_SET_PDEATHSIG) */
 	cr_assert_eq(runs_of("b.sea"), 0, "b.sea started");
@@ -179,12 +188,7 @@ Test(ahead, job_sent_ahead_survives_its_workers_death)
 {
 	pid_t w;
 
-	config("30", "workers = 1;\n");
-	start();
-	h_drop(&env, "slow.sea", "s");
-	cr_assert(h_wait_text(h_fmt("%s/runs", env.out), "slow.sea", 10000), "slow not started");
-	h_drop(&env, "b.sea", "b");
-	assert_sent_ahead("b.sea");
+	b_behind_slow("30", "workers = 1;\n");
 	w = worker_of(env.pid);
 	cr_assert(w > 0, "no worker found");
 	cr_assert_eq(kill(w, SIGKILL), 0);
@@ -202,12 +206,7 @@ Test(ahead, job_sent_ahead_survives_its_workers_death)
  * processed, as its first attempt, at the next start. */
 Test(ahead, stop_does_not_start_a_job_sent_ahead)
 {
-	config("2", "workers = 1;\nshutdown_grace = \"20s\";\n");
-	start();
-	h_drop(&env, "slow.sea", "s");
-	cr_assert(h_wait_text(h_fmt("%s/runs", env.out), "slow.sea", 10000), "slow not started");
-	h_drop(&env, "b.sea", "b");
-	assert_sent_ahead("b.sea");
+	b_behind_slow("2", "workers = 1;\nshutdown_grace = \"20s\";\n");
 	cr_assert_eq(h_stop(&env, SIGTERM, 20000), 0);
 	cr_assert(h_exists(h_fmt("%s/slow.sea", env.done)), "the running command did not finish");
 	cr_assert_eq(runs_of("b.sea"), 0, "b.sea started after the stop began");

@@ -25,7 +25,7 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config log queue policy spool watch worker master
+CORE = config trust log queue policy spool recover copy watch worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
 WORKER = $(BUILD)/seawatch-worker

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 enum sw_log_level { SW_LOG_ERROR = 0, SW_LOG_WARNING, SW_LOG_INFO, SW_LOG_DEBUG };
 enum sw_log_target { SW_LOG_STDERR = 0, SW_LOG_SYSLOG };
@@ -21,6 +22,9 @@ struct sw_drop {
 	char *path;            /* absolute, canonical (realpath) */
 	char *done;            /* absolute, canonical */
 	char *failed;          /* absolute, canonical */
+	char *spool;           /* absolute, canonical: claimed files wait under
+				* SPOOL/NAME/ (default: the drop's parent's
+				* .seawatch), on the drop's file system */
 	char **command;        /* argc entries + NULL; command[0] absolute */
 	int argc;
 	char *pattern;         /* fnmatch(3) glob on the base name */
@@ -44,6 +48,10 @@ struct sw_config {
 	int64_t shutdown_grace_ms;
 	char *user;            /* NULL when unset */
 	char *group;           /* NULL when unset */
+	/* user/group looked up once, at load: -1 when unset. */
+	long run_uid, run_gid;
+	char *run_home;        /* the user's home directory, or NULL */
+	char *warnings;        /* "FILE:LINE: SETTING: warning: ..." lines, or NULL */
 	struct sw_drop *drops;
 	int n_drops;
 };

@@ -1,17 +1,24 @@
 /*
- * spool.h - the files' side of a drop (owned by src/spool.c).
+ * spool.h - the files' side of a drop (owned by src/spool.c; recovery of
+ * what others left is src/recover.c).
  *
- * Layout inside a drop directory D, for the drop named DROP:
- *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/lock     flock'ed while the daemon lives
- *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/attempts  one record per slot
- *   D/.seawatch/DROP/run.<pid>.<stamp>.<k>/<slot>/NAME (+ .sidecar)
- * A job occupies slot directory <slot>.  Its record in the attempts table
- * holds the number of attempts started, written (one pwrite, no rename)
- * before every attempt, so the count survives a crash of the daemon; and a
- * verdict 'd'/'f' whose move to done/failed has not happened yet (a full
- * disk, say): after a crash the file is moved, not run again.  A daemon
- * that starts adopts the run.* directories whose lock is free (their owner
- * died) and processes what they hold again.
+ * The spool is a directory of the daemon's, out of the uploaders' reach
+ * (not inside the drop: whoever can write the drop could rename it away or
+ * plant one), on the drop's file system so that a claim is a rename.  For
+ * the drop named DROP whose spool is S:
+ *   S/DROP/run.<pid>.<stamp>.<k>/lock      flock'ed while the daemon lives
+ *   S/DROP/run.<pid>.<stamp>.<k>/attempts  one record per slot
+ *   S/DROP/run.<pid>.<stamp>.<k>/<slot>/NAME (+ .sidecar)
+ *   S/DROP/held/<tag><n>.<id>/NAME (+ .sidecar)  files set aside (parked)
+ * Directories are 0700, or 0710 with the commands' group when commands run
+ * as another user (they must reach {file}, never list or change it); files
+ * are the daemon's, 0640.  A job occupies slot directory <slot>.  Its record
+ * in the attempts table holds the number of attempts started, written (one
+ * pwrite, no rename) before every attempt, so the count survives a crash of
+ * the daemon; and a verdict 'd'/'f' whose move to done/failed has not
+ * happened yet (a full disk, say): after a crash the file is moved, not run
+ * again.  A daemon that starts adopts the run.* directories whose lock is
+ * free (their owner died) and processes what they hold again.
  */
 #ifndef SW_SPOOL_H
 #define SW_SPOOL_H
@@ -46,49 +53,100 @@ static inline int spool_rec_put(int fd, int slot, int n, char tag)
 	return -1;
 }
 
+/* The mode of every file the daemon owns or delivers. */
+#define SPOOL_FILE_MODE 0640
+
 struct spool {
 	int dropfd;          /* the drop directory */
-	int seafd;           /* D/.seawatch */
-	int workfd;          /* D/.seawatch/<inst> */
-	int lockfd;          /* D/.seawatch/<inst>/lock, flock'ed */
-	int attfd;           /* D/.seawatch/<inst>/attempts */
+	int seafd;           /* S/DROP */
+	int workfd;          /* S/DROP/<inst> */
+	int lockfd;          /* S/DROP/<inst>/lock, flock'ed */
+	int attfd;           /* S/DROP/<inst>/attempts */
+	long gid;            /* the commands' group (their dirs 0710), or -1 */
+	char *root;          /* S, for the paths given to commands */
 	char inst[64];       /* our run.* name */
-	char drop[72];       /* the drop's name: D/.seawatch/<drop>/ */
-	/* recovery cursor over dead run.* directories */
-	DIR *rec_top;        /* D/.seawatch listing, NULL when not started */
+	char drop[72];       /* the drop's name: S/DROP/ */
+	/* recovery cursor over dead run.* directories (recover.c) */
+	DIR *rec_top;        /* S/DROP listing, NULL when not started */
 	DIR *rec_dir;        /* the dead run.* being drained */
 	int rec_lock;        /* its lock, held while draining */
 	int rec_att;         /* its attempts table, or -1 */
 	char rec_name[64];
 	int rec_done;        /* nothing left to recover */
+	DIR *held;           /* S/DROP/held listing while unparking, or NULL */
+	int held_done;       /* nothing left to unpark */
+	long held_since;     /* when the pass over held/ began */
 };
 
-/* Open drop PATH and create our run directory for the drop named DROP.
- * -1 with errno on failure. */
-int spool_open(struct spool *sp, const char *path, const char *drop);
+/* Open drop DROPPATH (never through a symlink) and create our run
+ * directory under SPOOLPATH/DROP for the drop named DROP; commands run
+ * with group GID (-1: the daemon's own).  The spool is made if missing,
+ * refused (EPERM) if it is not the daemon's (owner, type, others' access),
+ * and must be on the drop's mount (EXDEV).  -1 with errno on failure. */
+int spool_open(struct spool *sp, const char *droppath, const char *spoolpath,
+	       const char *drop, long gid);
 /* Close; our run directory is removed when it holds no file in flight. */
 void spool_close(struct spool *sp);
+
+/* Open (or make) directory NAME in DIRFD for the daemon alone (GID -1), or
+ * reachable by group GID: the owner must be the daemon and others must have
+ * no access; group and mode are set as they should be.  fd or -1 (EPERM:
+ * not the daemon's). */
+int spool_ckdir(int dirfd, const char *name, long gid);
 
 /* Make the attempts table hold NSLOTS records.  0 or -1. */
 int spool_reserve(struct spool *sp, int nslots);
 /* Claim drop/NAME into <slot>/ (whose record is zero).  0, or -1 (errno ENOENT: already gone). */
 int spool_claim(struct spool *sp, const char *name, int slot);
-/* 1 if the claimed file is a regular file, 0 if not, -1 on error. */
-int spool_is_regular(struct spool *sp, int slot, const char *name);
+
+/* What spool_seal() found about a claimed file. */
+enum seal {
+	SEAL_OK,        /* the daemon's now, and nobody else can write it */
+	SEAL_COPY,      /* others may still write it (an open descriptor, a
+			 * second name, an owner we cannot replace): process
+			 * a private copy (spool_copy_name(), then
+			 * spool_sealed()) */
+	SEAL_LINKED,    /* other hard links, and the kernel lets anyone link
+			 * any file (fs.protected_hardlinks = 0): refused */
+	SEAL_NOT_REGULAR, /* a symlink (or else) swapped in during the claim */
+};
+/*
+ * Make the claimed file <slot>/NAME the daemon's: owner, the commands'
+ * group, SPOOL_FILE_MODE (no setuid/setgid/sticky bit survives), then make
+ * sure nobody holds it open for writing (the kernel refuses a read lease
+ * then).  *FD gets a read-only descriptor of it for SEAL_COPY (the source
+ * of the copy), else -1.  *NLINK its link count.
+ */
+enum seal spool_seal(struct spool *sp, int slot, const char *name, int *fd, int *nlink);
+/* The copy's temporary name for SLOT, relative to workfd: "<slot>/.copy". */
+void spool_copy_name(int slot, char *buf, size_t sz);
+/* The copy made: it replaces <slot>/NAME.  0 or -1. */
+int spool_sealed(struct spool *sp, int slot, const char *name);
+/* Remove <slot>/NAME (refused or not a file; its data, if any, is kept
+ * under its other name).  0 or -1. */
+int spool_discard(struct spool *sp, int slot, const char *name);
+
 /* Record N attempts started for SLOT.  0 or -1. */
 int spool_set_attempts(struct spool *sp, int slot, int n);
-/* "<droppath>/.seawatch/<inst>/<slot>/<name>" into BUF; -1 if too long. */
-int spool_path(const struct spool *sp, const char *droppath, int slot,
-	       const char *name, char *buf, size_t sz);
+/* "<spool>/<drop>/<inst>/<slot>/<name>" into BUF; -1 if too long. */
+int spool_path(const struct spool *sp, int slot, const char *name, char *buf, size_t sz);
 
 /*
- * Move the claimed file into DESTDIR under NAME, or NAME with a counter
- * before its extension if that is taken (never overwriting); across
- * filesystems copy, fsync, rename, unlink.  The slot's record (N attempts,
- * verdict TAG) is then reset to zero.  FINAL receives the base name used.  0 or -1 with errno.
+ * Move the claimed file into directory DESTFD under NAME, or NAME with a
+ * counter before its extension if that is taken (never overwriting).  The
+ * slot's record (N attempts, verdict TAG) is then reset to zero.  FINAL
+ * receives the base name used.  0, or -1 with errno (EXDEV: another file
+ * system; copy it with spool_copy_out() first).
  */
 int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
-		  const char *destdir, char *final, size_t finalsz);
+		  int destfd, char *final, size_t finalsz);
+/* A temporary name in done/ or failed/ for a copy (".seawatch-copy.PID.K"). */
+void spool_tmp_name(char *buf, size_t sz);
+/* The copy TMP (in DESTFD, fsync'ed) of <slot>/NAME is complete: place it
+ * under NAME (never overwriting), then drop the original and reset the
+ * slot's record.  FINAL as above.  0 or -1 (TMP is then removed). */
+int spool_deliver_copied(struct spool *sp, int slot, const char *tmp, const char *name,
+			 int destfd, char *final, size_t finalsz);
 /* Record the verdict TAG ('d' done, 'f' failed) of a job whose move must
  * wait, after N attempts, with TEXT (if any) kept as <slot>/.sidecar. */
 int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
@@ -97,23 +155,45 @@ int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
 char *spool_marked_sidecar(struct spool *sp, int slot, size_t *len);
 /* 1 if the job's file is no longer in its slot directory. */
 int spool_gone(struct spool *sp, int slot, const char *name);
-/* Write DESTDIR/FINAL.error with TEXT (never overwriting).  0 or -1. */
-int spool_sidecar(const char *destdir, const char *final, const char *text,
-		  size_t len);
+/* Write DESTFD/FINAL.error with TEXT (never overwriting), mode
+ * SPOOL_FILE_MODE, fsync'ed.  0 or -1. */
+int spool_sidecar(int destfd, const char *final, const char *text, size_t len);
+
+/* ---- recover.c ---- */
 
 /*
- * Adopt the next file left by a dead daemon into our slot SLOT.  Returns 1
- * with NAME, *ATTEMPTS (attempts started before the crash) and *TAG (0, or
- * the recorded verdict 'd'/'f') filled in, 0 when nothing is left.  An
- * entry that cannot be adopted is logged and skipped.
+ * Adopt the next file left by a dead daemon, or set aside (parked), into
+ * our slot SLOT.  Returns 1 with NAME, *ATTEMPTS (attempts started before)
+ * and *TAG (0, or the recorded verdict 'd'/'f') filled in, 0 when nothing
+ * is left.  An entry that cannot be adopted is logged and skipped.
  */
 int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
 		       int *attempts, char *tag);
 /* Look for dead runs again (a second daemon on the drop may have died). */
 void spool_recover_again(struct spool *sp);
+/* Look at the parked files again (space may have been freed). */
+void spool_unpark_again(struct spool *sp);
+/*
+ * Set the file of SLOT aside with its verdict TAG after N attempts (its
+ * move to done/failed keeps failing): it leaves the slot, and waits in
+ * S/DROP/held until spool_unpark_again().  0 or -1.
+ */
+int spool_park(struct spool *sp, int slot, int n, char tag);
+/*
+ * Move the files of an old spool inside the drop (DROP/.seawatch/DROP/, as
+ * versions before 0.2 kept it) back into the drop, to be claimed afresh:
+ * nothing recorded there is believed (an uploader could have planted it),
+ * nothing but regular files is moved, and nothing is followed.  Runs of a
+ * live old daemon (locked) are left alone.  The number moved.
+ */
+int spool_migrate_legacy(struct spool *sp);
 
 /* Collision name N (0: NAME itself): "a.sea" -> "a.1.sea", "x" -> "x.1".
  * Fits NAME_MAX by shortening the stem.  Pure. */
 int spool_alt_name(const char *name, int n, char *buf, size_t sz);
+/* Rename SRC (in SRCFD) into DESTFD as NAME or a free collision name of
+ * it, never overwriting; FINAL gets the name used.  0 or -1. */
+int spool_place(int srcfd, const char *src, int destfd, const char *name,
+		char *final, size_t finalsz);
 
 #endif

@@ -15,6 +15,7 @@
  * accepts and what cnf_expand() can expand never drift apart.
  */
 #include "config.h"
+#include "trust.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -58,6 +59,7 @@ enum kind {
 	K_NAME,      /* char *, [A-Za-z0-9_.-]{1,64} */
 	K_DIR,       /* char *, an existing directory, canonical */
 	K_WDIR,      /* K_DIR, and writable */
+	K_SPOOL,     /* char *, a directory that may not exist yet, canonical */
 	K_COMMAND,   /* char ** + count at off_n */
 	K_DEFAULTS,  /* the defaults group (top level only) */
 	K_DROPS,     /* the drops list (top level only) */
@@ -113,6 +115,7 @@ static const struct opt drop_opts[] = {
 	/* SPEC §3: done and failed may be set once in defaults. */
 	{ "done",        K_WDIR,     0, 0, 0, NULL, D(done), 0, F_REQUIRED, NULL },
 	{ "failed",      K_WDIR,     0, 0, 0, NULL, D(failed), 0, F_REQUIRED, NULL },
+	{ "spool",       K_SPOOL,    0, 0, 0, NULL, D(spool), 0, 0, NULL },
 	{ "command",     K_COMMAND,  0, 0, 0, NULL, D(command), D(argc), F_REQUIRED | F_DROP_ONLY, NULL },
 	{ "pattern",     K_PATTERN,  0, 0, 0, "*.sea", D(pattern), 0, 0, NULL },
 	{ "timeout",     K_DURATION, 10, 7 * MS_DAY, 5 * MS_MINUTE, NULL, D(timeout_ms), 0, 0, NULL },
@@ -146,35 +149,44 @@ struct ctx {
 	char *dir;         /* its directory: base of relative paths */
 	char *errs;        /* the lines so far */
 	size_t len, cap;
+	char *warns;       /* warnings: "FILE:LINE: SETTING: warning: ..." */
+	size_t wlen, wcap;
 	int n_errs;
 	int oom;           /* an allocation failed: say so, once */
 };
 
-static void err_append(struct ctx *c, const char *text)
+static void text_append(struct ctx *c, char **buf, size_t *len, size_t *capp,
+			const char *text)
 {
 	size_t n = strlen(text);
 
-	if (c->len + n + 1 > c->cap) {
-		size_t cap = c->cap ? c->cap : 256;
+	if (*len + n + 1 > *capp) {
+		size_t cap = *capp ? *capp : 256;
 		char *p;
 
-		while (c->len + n + 1 > cap)
+		while (*len + n + 1 > cap)
 			cap *= 2;
-		p = realloc(c->errs, cap);
+		p = realloc(*buf, cap);
 		if (!p) {
 			c->oom = 1;
 			return;
 		}
-		c->errs = p;
-		c->cap = cap;
+		*buf = p;
+		*capp = cap;
 	}
-	memcpy(c->errs + c->len, text, n + 1);
-	c->len += n;
+	memcpy(*buf + *len, text, n + 1);
+	*len += n;
+}
+
+static void err_append(struct ctx *c, const char *text)
+{
+	text_append(c, &c->errs, &c->len, &c->cap, text);
 }
 
 /* Append "FILE:LINE: SETTING: PROBLEM\n"; LINE < 0 and SETTING NULL leave
- * their parts out (a file that cannot be opened has neither). */
-static void err_vadd(struct ctx *c, const char *file, int line,
+ * their parts out (a file that cannot be opened has neither).  A WARNING
+ * ("warning: PROBLEM") goes to the warnings and fails nothing. */
+static void msg_vadd(struct ctx *c, int warning, const char *file, int line,
 		     const char *setting, const char *fmt, va_list ap)
 {
 	const char *sep = setting ? ": " : "";
@@ -188,17 +200,29 @@ static void err_vadd(struct ctx *c, const char *file, int line,
 		return;
 	}
 	if (line >= 0)
-		r = asprintf(&all, "%s:%d: %s%s%s\n", file, line, setting, sep, msg);
+		r = asprintf(&all, "%s:%d: %s%s%s%s\n", file, line, setting, sep,
+			     warning ? "warning: " : "", msg);
 	else
-		r = asprintf(&all, "%s: %s%s%s\n", file, setting, sep, msg);
+		r = asprintf(&all, "%s: %s%s%s%s\n", file, setting, sep,
+			     warning ? "warning: " : "", msg);
 	free(msg);
 	if (r < 0) {
 		c->oom = 1;
 		return;
 	}
-	err_append(c, all);
+	if (warning) {
+		text_append(c, &c->warns, &c->wlen, &c->wcap, all);
+	} else {
+		err_append(c, all);
+		c->n_errs++;
+	}
 	free(all);
-	c->n_errs++;
+}
+
+static void err_vadd(struct ctx *c, const char *file, int line,
+		     const char *setting, const char *fmt, va_list ap)
+{
+	msg_vadd(c, 0, file, line, setting, fmt, ap);
 }
 
 static void err_add(struct ctx *c, const char *file, int line,
@@ -264,6 +288,20 @@ static void err_at(struct ctx *c, const config_setting_t *s,
 	setting_path(s, path, sizeof path);
 	va_start(ap, fmt);
 	err_vadd(c, setting_file(c, s), setting_line(s), path, fmt, ap);
+	va_end(ap);
+}
+
+static void warn_at(struct ctx *c, const config_setting_t *s,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn_at(struct ctx *c, const config_setting_t *s,
+		    const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+
+	setting_path(s, path, sizeof path);
+	va_start(ap, fmt);
+	msg_vadd(c, 1, setting_file(c, s), setting_line(s), path, fmt, ap);
 	va_end(ap);
 }
 
@@ -475,6 +513,29 @@ static int is_executable_file(const char *path)
 	       access(path, X_OK) == 0;
 }
 
+/*
+ * 1 (reported) if others than root and the daemon could change the program
+ * PATH runs: the file (its target, for a symlink) or a directory on its way.
+ * A command runs for every file, as the daemon or as user: whoever can
+ * rewrite it runs code with those rights.
+ */
+static int command_unsafe(struct ctx *c, const config_setting_t *s, const char *path)
+{
+	char why[PATH_MAX + 64];
+	struct stat st;
+
+	if (stat(path, &st) == 0 && trust_others_can_change(&st, why, sizeof why)) {
+		err_at(c, s, "%s is writable by others (%s): only root or the daemon's "
+		       "user may own and write it", path, why);
+		return 1;
+	}
+	if (trust_path_unsafe(path, 1, why, sizeof why) > 0) {
+		err_at(c, s, "%s can be replaced by others: %s is writable by them", path, why);
+		return 1;
+	}
+	return 0;
+}
+
 /* 1 if CHILD is PARENT or below it (both canonical). */
 static int path_inside(const char *child, const char *parent)
 {
@@ -514,6 +575,10 @@ static char *command_by_path(struct ctx *c, const config_setting_t *s,
 		free(r);
 		r = NULL;
 	}
+	if (r && command_unsafe(c, s, r)) {
+		free(r);
+		r = NULL;
+	}
 	return r;
 }
 
@@ -550,12 +615,42 @@ static char *command_in_path(struct ctx *c, const config_setting_t *s,
 	free(copy);
 	if (!r && !c->oom)
 		err_at(c, s, "not found in PATH: %s (searched %s)", cmd, env);
+	if (r && command_unsafe(c, s, r)) {
+		free(r);
+		r = NULL;
+	}
 	return r;
 }
 
-/* A directory setting: canonical absolute path, or NULL after an error. */
+/* PATH (absolute, missing) as its canonical parent + its last component;
+ * NULL (reported) if the parent cannot be resolved. */
+static char *resolve_missing(struct ctx *c, const config_setting_t *s, char *path)
+{
+	char *slash, *parent, *r = NULL;
+
+	while ((slash = strrchr(path, '/')) && slash[1] == '\0' && slash != path)
+		*slash = '\0';
+	slash = strrchr(path, '/');
+	if (!strcmp(slash + 1, ".") || !strcmp(slash + 1, "..")) {
+		err_at(c, s, "cannot resolve %s", path);
+		return NULL;
+	}
+	*slash = '\0';
+	parent = realpath(path[0] ? path : "/", NULL);
+	if (!parent)
+		err_at(c, s, "cannot resolve the parent of %s/%s: %s", path, slash + 1,
+		       strerror(errno));
+	else if (asprintf(&r, "%s/%s", strcmp(parent, "/") ? parent : "", slash + 1) < 0)
+		r = NULL, c->oom = 1;
+	free(parent);
+	return r;
+}
+
+/* A directory setting: canonical absolute path, or NULL after an error.
+ * HOW: 0 an existing directory, 1 and writable, 2 one the daemon makes if
+ * it is missing (the spool; its parent must exist). */
 static char *resolve_dir(struct ctx *c, const config_setting_t *s,
-			 const char *path, int writable)
+			 const char *path, int how)
 {
 	char *full, *r;
 	struct stat st;
@@ -570,6 +665,11 @@ static char *resolve_dir(struct ctx *c, const config_setting_t *s,
 		return NULL;
 	}
 	r = realpath(full, NULL);
+	if (!r && how == 2 && errno == ENOENT) {
+		r = resolve_missing(c, s, full);
+		free(full);
+		return r;
+	}
 	if (!r) {
 		err_at(c, s, "cannot resolve %s: %s", full, strerror(errno));
 		free(full);
@@ -581,7 +681,7 @@ static char *resolve_dir(struct ctx *c, const config_setting_t *s,
 		free(r);
 		return NULL;
 	}
-	if (writable && access(r, W_OK | X_OK) != 0) {
+	if (how == 1 && access(r, W_OK | X_OK) != 0) {
 		err_at(c, s, "not writable: %s (%s)", r, strerror(errno));
 		free(r);
 		return NULL;
@@ -918,12 +1018,14 @@ static int set_value(struct ctx *c, const config_setting_t *s,
 			return -1;
 		return set_string(c, o, base, strdup(str));
 	case K_DIR:
-	case K_WDIR: {
+	case K_WDIR:
+	case K_SPOOL: {
 		char *dir;
 
 		if (!(str = get_string(c, s)))
 			return -1;
-		if (!(dir = resolve_dir(c, s, str, o->kind == K_WDIR)))
+		if (!(dir = resolve_dir(c, s, str, o->kind == K_WDIR ? 1 :
+					o->kind == K_SPOOL ? 2 : 0)))
 			return -1;
 		return set_string(c, o, base, dir);
 	}
@@ -994,6 +1096,7 @@ static void drop_free(struct sw_drop *d)
 	free(d->path);
 	free(d->done);
 	free(d->failed);
+	free(d->spool);
 	free_argv(d->command);
 	free(d->pattern);
 	free(d->no_retry);
@@ -1006,6 +1109,7 @@ static int drop_copy(struct sw_drop *dst, const struct sw_drop *src)
 	dst->name = dst->path = NULL;
 	dst->done = src->done ? strdup(src->done) : NULL;
 	dst->failed = src->failed ? strdup(src->failed) : NULL;
+	dst->spool = src->spool ? strdup(src->spool) : NULL;
 	dst->command = NULL;
 	dst->argc = 0;
 	dst->pattern = src->pattern ? strdup(src->pattern) : NULL;
@@ -1017,7 +1121,8 @@ static int drop_copy(struct sw_drop *dst, const struct sw_drop *src)
 			       (size_t)src->n_no_retry * sizeof *dst->no_retry);
 	}
 	if ((src->pattern && !dst->pattern) || (src->n_no_retry > 0 && !dst->no_retry) ||
-	    (src->done && !dst->done) || (src->failed && !dst->failed)) {
+	    (src->done && !dst->done) || (src->failed && !dst->failed) ||
+	    (src->spool && !dst->spool)) {
 		drop_free(dst);
 		memset(dst, 0, sizeof *dst);
 		return -1;
@@ -1122,6 +1227,130 @@ static void check_drops(struct ctx *c, const config_setting_t *list,
 	}
 }
 
+/* The default spool of a drop at PATH: its parent's .seawatch (malloc'd). */
+static char *default_spool(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *r;
+
+	if (asprintf(&r, "%.*s/.seawatch", (int)(slash - path), path) < 0)
+		return NULL;
+	return r;
+}
+
+/* A drop others may add files to: another owner, or a group or world write
+ * bit (sticky or not: a 1777 drop is open to everybody). */
+static int open_to_others(const struct stat *st, char *why, size_t sz)
+{
+	if (trust_others_can_change(st, why, sz))
+		return 1;
+	if ((st->st_mode & S_IWOTH) ||
+	    ((st->st_mode & S_IWGRP) && st->st_gid != 0 && st->st_gid != getegid())) {
+		snprintf(why, sz, "mode %04o", (unsigned)(st->st_mode & 07777));
+		return 1;
+	}
+	return 0;
+}
+
+/* SPOOL of drop D (group G): out of the drops and of done/ and failed/, on
+ * D's file system (a claim is a rename), and out of others' reach. */
+static void check_spool(struct ctx *c, const config_setting_t *g,
+			const struct sw_config *cfg, const struct sw_drop *d)
+{
+	const config_setting_t *m = config_setting_get_member(g, "spool");
+	const char *from = m ? "" : " (the default; set spool to move it)";
+	char why[PATH_MAX + 64], parent[PATH_MAX];
+	struct stat st, dst;
+	int exists;
+
+	if (!m)
+		m = g;
+	for (int j = 0; j < cfg->n_drops; j++) {
+		const struct sw_drop *e = &cfg->drops[j];
+
+		if (e->path && (path_inside(d->spool, e->path) || path_inside(e->path, d->spool))) {
+			err_at(c, m, "spool %s%s is inside (or holds) the watched directory of "
+			       "drop \"%s\" (%s): uploaders must not reach it", d->spool, from,
+			       e->name ? e->name : "?", e->path);
+			return;
+		}
+	}
+	if ((d->done && (path_inside(d->done, d->spool) || path_inside(d->spool, d->done))) ||
+	    (d->failed && (path_inside(d->failed, d->spool) || path_inside(d->spool, d->failed)))) {
+		err_at(c, m, "spool %s%s must be apart from done and failed", d->spool, from);
+		return;
+	}
+	exists = lstat(d->spool, &st) == 0;
+	snprintf(parent, sizeof parent, "%s", d->spool);
+	*strrchr(parent, '/') = '\0';
+	if (!exists && stat(parent[0] ? parent : "/", &st) != 0) {
+		err_at(c, m, "spool %s%s: cannot reach its parent: %s", d->spool, from,
+		       strerror(errno));
+		return;
+	}
+	if (stat(d->path, &dst) == 0 && dst.st_dev != st.st_dev) {
+		err_at(c, m, "spool %s%s is on another file system than the drop %s: files "
+		       "are claimed by a rename (a drop cannot be the root of a file system)",
+		       d->spool, from, d->path);
+		return;
+	}
+	if (exists && (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		       (st.st_mode & (S_IWGRP | S_IRWXO)))) {
+		err_at(c, m, "spool %s%s is not the daemon's: %s, owner uid %ld, mode %04o "
+		       "(want a directory of uid %ld that others cannot enter)", d->spool, from,
+		       S_ISDIR(st.st_mode) ? "a directory" : "not a directory", (long)st.st_uid,
+		       (unsigned)(st.st_mode & 07777), (long)geteuid());
+		return;
+	}
+	if (trust_path_unsafe(d->spool, 1, why, sizeof why) > 0)
+		err_at(c, m, "spool %s%s can be reached by others: %s is writable by them",
+		       d->spool, from, why);
+}
+
+/*
+ * What the file system says about who else can act: the spool of each
+ * drop, commands that would run as root on a drop others can write, and
+ * (as warnings) paths others could swap under the daemon.
+ */
+static void check_trust(struct ctx *c, const config_setting_t *list, struct sw_config *cfg)
+{
+	int root_cmds = geteuid() == 0 && (!cfg->user || cfg->run_uid == 0);
+	char why[PATH_MAX + 64];
+
+	for (int i = 0; i < cfg->n_drops; i++) {
+		struct sw_drop *d = &cfg->drops[i];
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i), *m;
+		static const char *const outs[] = { "done", "failed" };
+		struct stat st;
+
+		if (!config_setting_is_group(g) || !d->path || !d->name)
+			continue;
+		if (!d->spool && !(d->spool = default_spool(d->path))) {
+			c->oom = 1;
+			return;
+		}
+		check_spool(c, g, cfg, d);
+		m = config_setting_get_member(g, "path");
+		if (!m)
+			m = g;
+		if (root_cmds && stat(d->path, &st) == 0 &&
+		    (open_to_others(&st, why, sizeof why) ||
+		     trust_path_unsafe(d->path, 1, why, sizeof why) > 0))
+			err_at(c, m, "others can write %s (%s) and commands would run as root: "
+			       "set user (and group) to run them as an unprivileged user",
+			       d->path, why);
+		else if (trust_path_unsafe(d->path, 1, why, sizeof why) > 0)
+			warn_at(c, m, "others can replace %s: %s", d->path, why);
+		for (int k = 0; k < 2; k++) {
+			const char *out = k ? d->failed : d->done;
+
+			m = config_setting_get_member(g, outs[k]);
+			if (out && trust_path_unsafe(out, 0, why, sizeof why) > 0)
+				warn_at(c, m ? m : g, "others can change or replace %s: %s", out, why);
+		}
+	}
+}
+
 static void parse_drops(struct ctx *c, const config_setting_t *list,
 			const struct sw_drop *defs, struct sw_config *cfg)
 {
@@ -1162,6 +1391,7 @@ static void parse_drops(struct ctx *c, const config_setting_t *list,
 		parse_drop_group(c, g, &cfg->drops[i], 0);
 	}
 	check_drops(c, list, cfg);
+	check_trust(c, list, cfg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1195,6 +1425,17 @@ static FILE *open_config(struct ctx *c)
 		fclose(fp);
 		return NULL;
 	}
+	{
+		/* Whoever can write the config chooses the commands. */
+		char why[64];
+
+		if (trust_others_can_change(&st, why, sizeof why)) {
+			err_add(c, c->file, -1, NULL, "writable by others (%s): only root or "
+				"the daemon's user may own and write it", why);
+			fclose(fp);
+			return NULL;
+		}
+	}
 	return fp;
 }
 
@@ -1225,6 +1466,23 @@ static void parse_root(struct ctx *c, const config_setting_t *root,
 			drops = s;
 		else
 			set_value(c, s, o, cfg);
+	}
+	cfg->run_uid = cfg->run_gid = -1;
+	if (cfg->user) {
+		struct passwd *pw = getpwnam(cfg->user);
+
+		if (pw) {
+			cfg->run_uid = (long)pw->pw_uid;
+			cfg->run_gid = (long)pw->pw_gid;
+			if (!(cfg->run_home = strdup(pw->pw_dir)))
+				c->oom = 1;
+		}
+	}
+	if (cfg->group) {
+		struct group *gr = getgrnam(cfg->group);
+
+		if (gr)
+			cfg->run_gid = (long)gr->gr_gid;
 	}
 	/* defaults before drops, whatever their order in the file. */
 	if (defaults) {
@@ -1284,8 +1542,11 @@ out:
 		}
 		c.n_errs++;
 	}
-	if (c.n_errs == 0)
+	if (c.n_errs == 0) {
+		cfg->warnings = c.warns;
 		return cfg;
+	}
+	free(c.warns);
 	cnf_free(cfg);
 	*errs = c.errs ? c.errs : strdup("config: out of memory\n");
 	return NULL;
@@ -1300,6 +1561,8 @@ void cnf_free(struct sw_config *cfg)
 	free(cfg->drops);
 	free(cfg->user);
 	free(cfg->group);
+	free(cfg->run_home);
+	free(cfg->warnings);
 	free(cfg->file);
 	free(cfg);
 }
@@ -1333,6 +1596,6 @@ void cnf_summary(const struct sw_config *cfg, FILE *out)
 			fputc('-', out);
 		for (int k = 0; k < d->n_no_retry; k++)
 			fprintf(out, "%s%d", k ? "," : "", d->no_retry[k]);
-		fputc('\n', out);
+		fprintf(out, "\ndrop %s: spool=%s\n", d->name, d->spool);
 	}
 }

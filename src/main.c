@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "log.h"
@@ -43,6 +44,9 @@ int main(int argc, char **argv)
 	char *errs = NULL;
 	int check = 0, c;
 
+	/* Nothing the daemon makes (spool, copies, sidecars) is for others;
+	 * commands inherit it too. */
+	umask(027);
 	if (argc >= 2 && !strcmp(argv[1], "--worker"))
 		return worker_main(argc, argv);
 	while ((c = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
@@ -83,6 +87,8 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		cnf_summary(cfg, stdout);
+		if (cfg->warnings)
+			fputs(cfg->warnings, stdout);
 		cnf_free(cfg);
 		return 0;
 	}

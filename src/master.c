@@ -31,23 +31,30 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
+#include "copy.h"
 #include "log.h"
 #include "master.h"
 #include "policy.h"
 #include "proto.h"
 #include "queue.h"
 #include "spool.h"
+#include "trust.h"
 #include "watch.h"
 #include "worker.h"
 
 #define RESPAWN_MIN_MS  1000   /* a worker is restarted at most once a second */
-#define DELIVER_RETRY_MS 5000  /* a move to done/failed that failed is tried again */
+#define DELIVER_RETRY_MS 5000  /* a move to done/failed that failed is tried again, */
+#define DELIVER_TRIES   3      /* ... after 5 s, 10 s, then the file is set aside */
+#define SEAL_RETRY_MS   5000   /* a private copy that failed is tried again */
+#define SKIP_LOG_MAX    10     /* skip warnings per drop and minute; then counted */
 #define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
 #define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs */
 #define REFILL_BATCH    4      /* files claimed between two looks at the rest */
 #define WATCH_BATCH     8      /* watcher messages read between two looks */
 
-enum job_state { J_FREE, J_QUEUED, J_RUNNING, J_WAITING, J_DELIVER };
+/* J_COPYING: its private copy is being made (copy.c); J_MOVING: its copy
+ * to done/ or failed/ on another file system is. */
+enum job_state { J_FREE, J_QUEUED, J_RUNNING, J_WAITING, J_DELIVER, J_COPYING, J_MOVING };
 
 struct cfgref {
 	struct sw_config *cfg;
@@ -67,6 +74,10 @@ struct drop {
 	DIR *scan;         /* scan pass in progress */
 	uint32_t spool_id; /* names sp's attempts table to the workers */
 	int dirty;         /* a scan is needed */
+	struct tdir done, failed;  /* held open (trust.h) */
+	int64_t skip_window;       /* start of the minute of skip warnings */
+	int skip_logged;           /* warnings in it */
+	unsigned skip_quiet;       /* skips not warned about in it */
 	struct drop *next;
 };
 
@@ -77,11 +88,16 @@ struct job {
 	int n;             /* attempts started */
 	int worker;
 	int64_t due;       /* J_WAITING, J_DELIVER */
-	int to_failed;     /* J_DELIVER: where it goes */
+	int reseal;        /* J_WAITING: its private copy is to be made again */
+	int to_failed;     /* J_DELIVER, J_MOVING: where it goes */
+	int move_tries;    /* moves that failed */
+	int destfd;        /* J_MOVING: the directory its copy is made in */
+	uint32_t gen;      /* of its copy in flight (J_COPYING, J_MOVING) */
+	char tmp[48];      /* J_MOVING: the copy's temporary name */
 	char tag;          /* verdict recorded on disk ('d'/'f'), or 0 */
 	char *sidecar;     /* J_DELIVER to failed: the text to write */
 	size_t sidecar_len;
-	char status[32];   /* of the last attempt, for the outcome line */
+	char status[64];   /* of the last attempt, for the outcome line */
 	int64_t dur;
 	int next_free;
 };
@@ -109,6 +125,7 @@ static struct {
 	int total, running, waiting;
 	int ahead;         /* jobs sent ahead to busy workers: queued, in effect */
 	uint32_t next_spool;
+	uint32_t copy_gen;
 	struct worker *w;
 	int nw;
 	int sigfd;
@@ -125,7 +142,7 @@ static struct {
 	char env_path[4200], env_home[1100], env_lang[300];
 	struct {
 		unsigned long long claimed, done, failed, retried, skipped,
-			overflows, worker_restarts, recovered;
+			overflows, worker_restarts, recovered, parked;
 	} c;
 } M;
 
@@ -217,6 +234,9 @@ static int slot_alloc(struct drop *d, const char *name)
 	j->n = 0;
 	j->worker = -1;
 	j->sidecar = NULL;
+	j->move_tries = 0;
+	j->reseal = 0;
+	j->destfd = -1;
 	d->njobs++;
 	M.total++;
 	return s;
@@ -230,6 +250,8 @@ static void slot_free(int s)
 	struct job *j = &M.jobs[s];
 	struct drop *d = j->drop;
 
+	if (j->state == J_WAITING || j->state == J_DELIVER)
+		M.waiting--;
 	free(j->name);
 	free(j->sidecar);
 	memset(j, 0, sizeof(*j));
@@ -286,6 +308,8 @@ static void drop_close(struct drop *d)
 			send_spool(i, d, 0);
 		spool_close(&d->sp);
 	}
+	tdir_close(&d->done);
+	tdir_close(&d->failed);
 	d->open = 0;
 }
 
@@ -312,15 +336,37 @@ static void drop_reserve(struct drop *d)
 			 log_q(strerror(errno)));
 }
 
+/* The group of the commands, when they run as another user than the
+ * daemon: they must reach {file} in the spool.  -1: the daemon's own. */
+static long commands_gid(void)
+{
+	const struct sw_config *c = cfg();
+
+	return c->run_uid >= 0 && c->run_uid != (long)geteuid() ? c->run_gid : -1;
+}
+
 static int drop_open(struct drop *d)
 {
 	int i;
 
-	if (spool_open(&d->sp, d->cfg->path, d->cfg->name) < 0) {
-		log_err("event=spool-error drop=%s path=%s error=%s", log_q(d->cfg->name),
-			log_q(d->cfg->path), log_q(strerror(errno)));
+	if (spool_open(&d->sp, d->cfg->path, d->cfg->spool, d->cfg->name, commands_gid()) < 0) {
+		log_err("event=spool-error drop=%s path=%s spool=%s error=%s%s",
+			log_q(d->cfg->name), log_q(d->cfg->path), log_q(d->cfg->spool),
+			log_q(strerror(errno)), errno == EPERM ?
+			" reason=not-the-daemons(owner,mode,or-type)" : errno == EXDEV ?
+			" reason=not-on-the-drops-mount" : "");
 		return -1;
 	}
+	if (tdir_open(&d->done, d->cfg->done) < 0 || tdir_open(&d->failed, d->cfg->failed) < 0) {
+		log_err("event=dir-error drop=%s path=%s error=%s", log_q(d->cfg->name),
+			log_q(d->done.fd < 0 ? d->cfg->done : d->cfg->failed),
+			log_q(strerror(errno)));
+		spool_close(&d->sp);
+		tdir_close(&d->done);
+		tdir_close(&d->failed);
+		return -1;
+	}
+	spool_migrate_legacy(&d->sp);
 	d->open = 1;
 	d->dirty = 1;
 	d->spool_id = ++M.next_spool;
@@ -351,6 +397,7 @@ static struct drop *drop_new(struct cfgref *ref, const struct sw_drop *dc)
 	if (!d)
 		return NULL;
 	d->id = ++M.next_id;
+	d->done.fd = d->failed.fd = -1;
 	d->ref = ref;
 	ref->refs++;
 	d->cfg = dc;
@@ -376,13 +423,35 @@ static int drop_usable(const struct drop *d)
 
 /* ---- finishing a job ------------------------------------------------ */
 
+/* The command's output for a sidecar: control characters (terminal
+ * escapes, a BEL) as \xNN, lines and tabs kept.  Returns the length. */
+static size_t esc_output(char *dst, const char *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		} else {
+			dst[o++] = (char)c;
+		}
+	}
+	return o;
+}
+
 static void sidecar_text(char **out, size_t *outlen, const struct job *j,
 			 const char *status, const char *tail, size_t tlen)
 {
 	char ts[32];
 	time_t t = time(NULL);
 	struct tm tm;
-	size_t sz = 1024 + 4 * NAME_MAX + tlen;
+	size_t sz = 1024 + 4 * NAME_MAX + 4 * tlen;
 	char *s = malloc(sz);
 	int n;
 
@@ -399,48 +468,22 @@ static void sidecar_text(char **out, size_t *outlen, const struct job *j,
 		free(s);
 		return;
 	}
-	memcpy(s + n, tail, tlen);
-	s[(size_t)n + tlen] = '\0';
+	*outlen = (size_t)n + esc_output(s + n, tail, tlen);
+	s[*outlen] = '\0';
 	*out = s;
-	*outlen = (size_t)n + tlen;
 }
 
-/* Move the job's file to done/ or failed/; on failure keep the job and try
- * again later (a full disk must not lose the file). */
-static void deliver(int s)
+static void deliver(int s);
+
+/* The move of job S is done (FINAL its name there): sidecar, log line,
+ * and the slot is free. */
+static void delivered(int s, const char *final)
 {
 	struct job *j = &M.jobs[s];
 	struct drop *d = j->drop;
-	const char *dest = j->to_failed ? d->cfg->failed : d->cfg->done;
-	char final[NAME_MAX + 1];
 
-	if (spool_deliver(&d->sp, s, j->n, j->tag, j->name, dest, final, sizeof(final)) < 0) {
-		int err = errno;
-
-		if (spool_gone(&d->sp, s, j->name)) {
-			/* Its directory was deleted under us: nothing to move. */
-			log_err("event=lost drop=%s file=%s reason=removed-from-spool",
-				d->cfg->name, log_q(j->name));
-			goto gone;
-		}
-		log_err("event=move-failed drop=%s file=%s to=%s error=%s retry_ms=%d",
-			d->cfg->name, log_q(j->name), log_q(dest), log_q(strerror(err)),
-			DELIVER_RETRY_MS);
-		/* Record the verdict on disk: after a crash the file is moved,
-		 * not run again (nor failed as "crashed"). */
-		if (!j->tag && spool_mark(&d->sp, s, j->n, j->to_failed ? 'f' : 'd',
-					  j->sidecar, j->sidecar_len) == 0)
-			j->tag = j->to_failed ? 'f' : 'd';
-		if (j->state != J_DELIVER)
-			M.waiting++;
-		j->state = J_DELIVER;
-		j->due = now_ms() + DELIVER_RETRY_MS;
-		if (j->due < M.next_due)
-			M.next_due = j->due;
-		return;
-	}
 	if (j->to_failed && j->sidecar &&
-	    spool_sidecar(dest, final, j->sidecar, j->sidecar_len) < 0)
+	    spool_sidecar(tdir_fd(&d->failed, now_ms()), final, j->sidecar, j->sidecar_len) < 0)
 		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
 			log_q(final), log_q(strerror(errno)));
 	if (strcmp(final, j->name))
@@ -456,10 +499,117 @@ static void deliver(int s)
 		"event=%s drop=%s file=%s attempt=%d status=%s duration_ms=%lld",
 		j->to_failed ? "failed" : "done", d->cfg->name, log_q(j->name), j->n,
 		j->status, (long long)j->dur);
-gone:
-	if (j->state == J_DELIVER)
-		M.waiting--;
 	slot_free(s);
+}
+
+static void set_due(struct job *j, enum job_state st, int64_t delay)
+{
+	if (j->state != J_WAITING && j->state != J_DELIVER)
+		M.waiting++;
+	j->state = st;
+	j->due = now_ms() + delay;
+	if (j->due < M.next_due)
+		M.next_due = j->due;
+}
+
+/*
+ * The move of job S failed with ERR: the file stays in flight, its verdict
+ * recorded on disk (after a crash it is moved, not run again).  It is
+ * tried again after 5 s, then 10 s; after that -- or at once for a lack of
+ * space, which waiting seconds rarely cures -- it is set aside (parked) in
+ * the spool, where it costs no slot, and tried again with the dead runs
+ * (every RECOVER_EVERY_MS, and at each start).
+ */
+static void move_failed(int s, int err)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	const char *dest = j->to_failed ? d->cfg->failed : d->cfg->done;
+	int space = err == ENOSPC || err == EDQUOT || err == EFBIG;
+
+	if (spool_gone(&d->sp, s, j->name)) {
+		/* Its directory was deleted under us: nothing to move. */
+		log_err("event=lost drop=%s file=%s reason=removed-from-spool",
+			d->cfg->name, log_q(j->name));
+		slot_free(s);
+		return;
+	}
+	j->move_tries++;
+	if (!j->tag && spool_mark(&d->sp, s, j->n, j->to_failed ? 'f' : 'd',
+				  j->sidecar, j->sidecar_len) == 0)
+		j->tag = j->to_failed ? 'f' : 'd';
+	if ((space || j->move_tries >= DELIVER_TRIES) && j->tag &&
+	    spool_park(&d->sp, s, j->n, j->tag) == 0) {
+		log_err("event=move-failed drop=%s file=%s to=%s error=%s action=set-aside "
+			"retry_ms=%d", d->cfg->name, log_q(j->name), log_q(dest),
+			log_q(strerror(err)), RECOVER_EVERY_MS);
+		M.c.parked++;
+		if (M.opts.once)
+			M.any_failed = 1;
+		slot_free(s);
+		return;
+	}
+	log_err("event=move-failed drop=%s file=%s to=%s error=%s retry_ms=%d", d->cfg->name,
+		log_q(j->name), log_q(dest), log_q(strerror(err)),
+		DELIVER_RETRY_MS << (j->move_tries - 1));
+	set_due(j, J_DELIVER, (int64_t)DELIVER_RETRY_MS << (j->move_tries - 1));
+}
+
+/* Move job S's file across file systems: the copy is made beside the loop
+ * (copy.c), on_copied() places it.  0, or -1 with errno. */
+static int move_by_copy(int s, int destfd)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	struct copy_req r;
+	char p[NAME_MAX + 32];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(p, sizeof(p), "%d/%s", s, j->name);
+	r.src = openat(d->sp.workfd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (r.src < 0)
+		return -1;
+	j->destfd = fcntl(destfd, F_DUPFD_CLOEXEC, 0);
+	if (j->destfd < 0) {
+		close(r.src);
+		return -1;
+	}
+	spool_tmp_name(j->tmp, sizeof(j->tmp));
+	snprintf(r.name, sizeof(r.name), "%s", j->tmp);
+	r.id = (uint32_t)s;
+	r.gen = j->gen = ++M.copy_gen;
+	r.dirfd = j->destfd;
+	r.gid = d->sp.gid;
+	if (copy_submit(&r) < 0) {
+		int saved = errno;
+
+		close(j->destfd);
+		j->destfd = -1;
+		errno = saved;
+		return -1;
+	}
+	if (j->state == J_WAITING || j->state == J_DELIVER)
+		M.waiting--;
+	j->state = J_MOVING;
+	return 0;
+}
+
+/* Move the job's file to done/ or failed/ (never overwriting); on failure
+ * keep the job and try again later (a full disk must not lose the file). */
+static void deliver(int s)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	int destfd = tdir_fd(j->to_failed ? &d->failed : &d->done, now_ms());
+	char final[NAME_MAX + 1];
+
+	if (spool_deliver(&d->sp, s, j->n, j->tag, j->name, destfd, final, sizeof(final)) == 0) {
+		delivered(s, final);
+		return;
+	}
+	if (errno == EXDEV && move_by_copy(s, destfd) == 0)
+		return;
+	move_failed(s, errno);
 }
 
 static void finish(int s, int to_failed, const char *status, int64_t dur,
@@ -519,6 +669,163 @@ static int being_written(int dirfd, const char *name)
 	return busy;
 }
 
+/* A skip warning, at most SKIP_LOG_MAX a minute per drop: a flood of
+ * symlinks must not flood the log at every rescan.  The rest are counted,
+ * and the count logged when the next minute's first skip comes. */
+static void skip_warn(struct drop *d, const char *name, const char *why)
+{
+	int64_t now = now_ms();
+
+	M.c.skipped++;
+	if (now - d->skip_window >= 60000) {
+		if (d->skip_quiet)
+			log_warn("event=skipped-unlogged drop=%s count=%u", d->cfg->name,
+				 d->skip_quiet);
+		d->skip_window = now;
+		d->skip_logged = 0;
+		d->skip_quiet = 0;
+	}
+	if (d->skip_logged++ < SKIP_LOG_MAX)
+		log_warn("event=skipped drop=%s file=%s reason=%s", d->cfg->name, log_q(name),
+			 why);
+	else
+		d->skip_quiet++;
+}
+
+/* Its private copy is made beside the loop; on_copied() goes on.  FD: the
+ * claimed file, read-only (taken).  0, or -1 (FD closed). */
+static int seal_copy(int s, int fd)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	struct copy_req r;
+
+	memset(&r, 0, sizeof(r));
+	spool_copy_name(s, r.name, sizeof(r.name));
+	unlinkat(d->sp.workfd, r.name, 0);   /* left by a crash */
+	r.id = (uint32_t)s;
+	r.gen = j->gen = ++M.copy_gen;
+	r.src = fd;
+	r.dirfd = d->sp.workfd;
+	r.gid = d->sp.gid;
+	if (copy_submit(&r) < 0)
+		return -1;
+	j->state = J_COPYING;
+	return 0;
+}
+
+/* A hard link where anyone may link any file: not taken.  Its data stays
+ * under its other name; failed/ gets a sidecar saying why. */
+static void refuse_link(int s, int links)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	char ts[32], *text = NULL;
+	time_t t = time(NULL);
+	struct tm tm;
+	int n;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = asprintf(&text, "file=%s\ndrop=%s\nattempts=0\nstatus=refused:hard-link\n"
+		     "time=%s\nwhy: it has %d hard links and fs.protected_hardlinks is off, so "
+		     "another name of it could be any file of the system; it was not taken (its "
+		     "data stays under its other names)\n", log_q(j->name), d->cfg->name, ts,
+		     links);
+	if (n < 0 || spool_sidecar(tdir_fd(&d->failed, now_ms()), j->name, text, (size_t)n) < 0)
+		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
+			log_q(j->name), log_q(strerror(errno)));
+	free(text);
+	log_warn("event=refused drop=%s file=%s reason=hard-link links=%d", d->cfg->name,
+		 log_q(j->name), links);
+	spool_discard(&d->sp, s, j->name);
+	M.c.failed++;
+	M.any_failed = 1;
+	slot_free(s);
+}
+
+/*
+ * A file has just come into slot S (claimed, or adopted from a dead run):
+ * make it the daemon's (spool_seal), then queue it -- or, if others may
+ * still write it, queue its private copy once made.
+ */
+static void admit(int s)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	int fd, links;
+
+	switch (spool_seal(&d->sp, s, j->name, &fd, &links)) {
+	case SEAL_OK:
+		enqueue(s);
+		return;
+	case SEAL_COPY:
+		log_debug("event=copying drop=%s file=%s links=%d", d->cfg->name,
+			  log_q(j->name), links);
+		if (seal_copy(s, fd) < 0) {
+			log_err("event=copy-failed drop=%s file=%s error=%s retry_ms=%d",
+				d->cfg->name, log_q(j->name), log_q(strerror(errno)),
+				SEAL_RETRY_MS);
+			j->reseal = 1;
+			set_due(j, J_WAITING, SEAL_RETRY_MS);
+		}
+		return;
+	case SEAL_LINKED:
+		refuse_link(s, links);
+		return;
+	case SEAL_NOT_REGULAR:
+		/* Swapped for something else (a symlink, say) between the
+		 * check and the claim: nothing to process, nothing to keep. */
+		skip_warn(d, j->name, "changed-during-claim");
+		if (spool_discard(&d->sp, s, j->name) < 0)
+			log_err("event=discard-failed drop=%s file=%s error=%s", d->cfg->name,
+				log_q(j->name), log_q(strerror(errno)));
+		slot_free(s);
+		return;
+	}
+}
+
+/* A copy is done: a private copy is queued, a copy to done/ or failed/ is
+ * put in place. */
+static void on_copied(const struct copy_done *c)
+{
+	struct job *j;
+	struct drop *d;
+	char final[NAME_MAX + 1];
+	int s = (int)c->id, err = c->err;
+
+	if (s < 0 || s >= M.cap)
+		return;
+	j = &M.jobs[s];
+	d = j->drop;
+	if (j->gen != c->gen || (j->state != J_COPYING && j->state != J_MOVING))
+		return;
+	if (j->state == J_COPYING) {
+		if (!err && spool_sealed(&d->sp, s, j->name) == 0) {
+			enqueue(s);
+			return;
+		}
+		log_err("event=copy-failed drop=%s file=%s error=%s retry_ms=%d", d->cfg->name,
+			log_q(j->name), log_q(strerror(err ? err : errno)), SEAL_RETRY_MS);
+		j->reseal = 1;
+		set_due(j, J_WAITING, SEAL_RETRY_MS);
+		return;
+	}
+	if (!err && spool_deliver_copied(&d->sp, s, j->tmp, j->name, j->destfd, final,
+					 sizeof(final)) == 0) {
+		close(j->destfd);
+		j->destfd = -1;
+		delivered(s, final);
+		return;
+	}
+	if (!err)
+		err = errno;
+	close(j->destfd);
+	j->destfd = -1;
+	j->state = J_QUEUED;   /* in between: move_failed() decides */
+	move_failed(s, err);
+}
+
 /*
  * Claim NAME of drop D.  DTYPE from readdir, or DT_UNKNOWN.  PROBE: ask
  * whether it is still open for writing -- for what a scan finds or a link
@@ -528,7 +835,7 @@ static int being_written(int dirfd, const char *name)
 static int try_claim(struct drop *d, const char *name, unsigned char dtype, int probe)
 {
 	struct stat st;
-	int s, r;
+	int s;
 
 	if (!matches(d, name))
 		return 0;
@@ -537,13 +844,11 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 		if (fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return 0;
 		if (!S_ISREG(st.st_mode)) {
-			M.c.skipped++;
 			if (S_ISDIR(st.st_mode))
 				log_debug("event=skipped drop=%s file=%s reason=directory",
 					  d->cfg->name, log_q(name));
 			else
-				log_warn("event=skipped drop=%s file=%s reason=%s",
-					 d->cfg->name, log_q(name), type_name(st.st_mode));
+				skip_warn(d, name, type_name(st.st_mode));
 			return 0;
 		}
 	}
@@ -563,16 +868,8 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 		return 0;
 	}
 	M.c.claimed++;
-	r = spool_is_regular(&d->sp, s, name);
-	if (r == 0) {
-		/* Swapped for something else between the check and the claim. */
-		log_warn("event=skipped drop=%s file=%s reason=changed-during-claim",
-			 d->cfg->name, log_q(name));
-		finish(s, 1, "not-regular", 0, "", 0);
-		return 1;
-	}
 	log_debug("event=claimed drop=%s file=%s", d->cfg->name, log_q(name));
-	enqueue(s);
+	admit(s);
 	return 1;
 }
 
@@ -645,7 +942,8 @@ static int recover_step(struct drop *d)
 		finish(s, 1, "crashed", 0, "the daemon died during this attempt\n", 36);
 		return 1;
 	}
-	enqueue(s);
+	/* Made the daemon's again: it may have died between claim and seal. */
+	admit(s);
 	return 1;
 }
 
@@ -693,28 +991,10 @@ static void worker_spawn(int i)
 	int sv[2];
 	pid_t pid;
 
-	if (cfg()->user) {
-		struct passwd *pw = getpwnam(cfg()->user);
-
-		if (!pw) {
-			/* Never fall back to running commands as root. */
-			errno = ENOENT;
-			log_err("event=user-unknown user=%s", log_q(cfg()->user));
-			goto fail;
-		}
-		snprintf(uid, sizeof(uid), "%ld", (long)pw->pw_uid);
-		snprintf(gid, sizeof(gid), "%ld", (long)pw->pw_gid);
-	}
-	if (cfg()->group) {
-		struct group *gr = getgrnam(cfg()->group);
-
-		if (!gr) {
-			errno = ENOENT;
-			log_err("event=group-unknown group=%s", log_q(cfg()->group));
-			goto fail;
-		}
-		snprintf(gid, sizeof(gid), "%ld", (long)gr->gr_gid);
-	}
+	/* Looked up when the config was loaded (it refuses an unknown user
+	 * or group: never fall back to running commands as root). */
+	snprintf(uid, sizeof(uid), "%ld", cfg()->run_uid);
+	snprintf(gid, sizeof(gid), "%ld", cfg()->run_gid);
 	/* Its CPU, round robin (-1: let the scheduler place it). */
 	snprintf(idx, sizeof(idx), "%d", cfg()->cpu_affinity == SW_AFFINITY_SPREAD ? i : -1);
 	w->spawned = now_ms();
@@ -883,7 +1163,7 @@ static int start_attempt(int s, int wi)
 
 	/* The worker records the attempt in the table as it starts it. */
 	j->n++;
-	if (spool_path(&d->sp, dc->path, s, j->name, path, sizeof(path)) < 0) {
+	if (spool_path(&d->sp, s, j->name, path, sizeof(path)) < 0) {
 		j->n--;
 		errno = ENAMETOOLONG;
 		return -1;
@@ -1126,11 +1406,7 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 		log_info("event=retry drop=%s file=%s attempt=%d status=%s duration_ms=%lld "
 			 "delay_ms=%lld", d->cfg->name, log_q(j->name), j->n, status,
 			 (long long)r->duration_ms, (long long)delay);
-		j->state = J_WAITING;
-		j->due = now_ms() + delay;
-		if (j->due < M.next_due)
-			M.next_due = j->due;
-		M.waiting++;
+		set_due(j, J_WAITING, delay);
 		return;
 	}
 	if (v == V_RETRY) {
@@ -1195,12 +1471,18 @@ static void run_timers(void)
 					j->state = J_FREE;  /* stays in flight */
 					continue;
 				}
-				enqueue(i);
+				if (j->reseal) {
+					j->reseal = 0;
+					j->state = J_QUEUED;   /* in between */
+					admit(i);
+				} else {
+					enqueue(i);
+				}
 			} else {
 				deliver(i);
-				if (j->state == J_DELIVER && j->due < next)
-					next = j->due;
 			}
+			if ((j->state == J_WAITING || j->state == J_DELIVER) && j->due < next)
+				next = j->due;
 		}
 		M.next_due = next;
 	}
@@ -1212,8 +1494,11 @@ static void run_timers(void)
 		struct drop *d;
 
 		for (d = M.drops; d; d = d->next)
-			if (drop_usable(d))
+			if (drop_usable(d)) {
 				spool_recover_again(&d->sp);
+				/* Space may have been freed for what was set aside. */
+				spool_unpark_again(&d->sp);
+			}
 		M.next_recover = now + RECOVER_EVERY_MS;
 	}
 }
@@ -1244,9 +1529,9 @@ static int poll_timeout(void)
 static void log_counters(void)
 {
 	log_info("event=counters claimed=%llu done=%llu failed=%llu retried=%llu "
-		 "skipped=%llu recovered=%llu overflows=%llu worker_restarts=%llu "
+		 "skipped=%llu recovered=%llu set_aside=%llu overflows=%llu worker_restarts=%llu "
 		 "queued=%d running=%d waiting=%d", M.c.claimed, M.c.done, M.c.failed,
-		 M.c.retried, M.c.skipped, M.c.recovered, M.c.overflows,
+		 M.c.retried, M.c.skipped, M.c.recovered, M.c.parked, M.c.overflows,
 		 M.c.worker_restarts, queue_len(&M.q), M.running, M.waiting);
 }
 
@@ -1263,6 +1548,53 @@ static void publish_watches(void)
 			n++;
 		}
 	watch_set(t, n);
+}
+
+/* The commands' PATH, HOME and LANG: the daemon's own when they run as
+ * the daemon; as another user, that user's home and a PATH without root's
+ * sbin directories. */
+static void setup_env(const struct sw_config *c)
+{
+	const char *p = getenv("PATH"), *h = getenv("HOME"), *l = getenv("LANG");
+
+	if (c->run_uid >= 0 && c->run_uid != 0) {
+		p = "/usr/local/bin:/usr/bin:/bin";
+		h = c->run_home;
+	}
+	snprintf(M.env_path, sizeof(M.env_path), "PATH=%s",
+		 p && *p ? p : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	snprintf(M.env_home, sizeof(M.env_home), "HOME=%s", h && *h ? h : "/");
+	snprintf(M.env_lang, sizeof(M.env_lang), "LANG=%s", l && *l ? l : "C");
+}
+
+/* The config's warnings (paths others could change), one line each. */
+static void log_config_warnings(const struct sw_config *c)
+{
+	char *copy = c->warnings ? strdup(c->warnings) : NULL, *line, *save = NULL;
+
+	if (!copy)
+		return;
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_warn("event=config-warning text=%s", log_q(line));
+	free(copy);
+}
+
+/* done/ or failed/ set to another PATH by a reload: held anew (the old
+ * one stays if the new one cannot be opened). */
+static void reopen_dir(struct tdir *t, const char *path)
+{
+	struct tdir n;
+
+	if (t->path && !strcmp(t->path, path))
+		return;
+	if (tdir_open(&n, path) < 0) {
+		log_err("event=dir-error path=%s error=%s keeping=%s", log_q(path),
+			log_q(strerror(errno)), log_q(t->path ? t->path : "-"));
+		tdir_close(&n);
+		return;
+	}
+	tdir_close(t);
+	*t = n;
 }
 
 static void reload(void)
@@ -1291,6 +1623,8 @@ static void reload(void)
 	ref->refs = 1;
 	M.cur = ref;
 	log_open(nc->log_target, M.opts.verbose ? SW_LOG_DEBUG : nc->log_level, NULL);
+	setup_env(nc);
+	log_config_warnings(nc);
 	/* Keep the drops whose name and directory stay; retire the others. */
 	for (d = M.drops; d; d = next) {
 		next = d->next;
@@ -1298,7 +1632,8 @@ static void reload(void)
 			continue;
 		for (i = 0; i < nc->n_drops; i++)
 			if (!strcmp(nc->drops[i].name, d->cfg->name) &&
-			    !strcmp(nc->drops[i].path, d->cfg->path))
+			    !strcmp(nc->drops[i].path, d->cfg->path) &&
+			    !strcmp(nc->drops[i].spool, d->cfg->spool))
 				break;
 		if (i < nc->n_drops) {
 			unref(d->ref);
@@ -1306,6 +1641,8 @@ static void reload(void)
 			ref->refs++;
 			d->cfg = &nc->drops[i];
 			d->dirty = 1;
+			reopen_dir(&d->done, d->cfg->done);
+			reopen_dir(&d->failed, d->cfg->failed);
 		} else {
 			log_info("event=drop-removed drop=%s", d->cfg->name);
 			d->retiring = 1;
@@ -1432,7 +1769,8 @@ static int once_idle(void)
 	if (M.total > 0)
 		return 0;
 	for (d = M.drops; d; d = d->next)
-		if (drop_usable(d) && (d->dirty || d->scan || !d->sp.rec_done))
+		if (drop_usable(d) && (d->dirty || d->scan || !d->sp.rec_done ||
+				       !d->sp.held_done))
 			return 0;
 	return 1;
 }
@@ -1472,16 +1810,6 @@ static int find_worker(void)
 	snprintf(M.exepath, sizeof(M.exepath), "%s", self);
 	log_debug("event=worker-binary path=%s mode=--worker", log_q(M.exepath));
 	return M.exefd < 0 ? -1 : 0;
-}
-
-static void setup_env(void)
-{
-	const char *p = getenv("PATH"), *h = getenv("HOME"), *l = getenv("LANG");
-
-	snprintf(M.env_path, sizeof(M.env_path), "PATH=%s",
-		 p && *p ? p : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	snprintf(M.env_home, sizeof(M.env_home), "HOME=%s", h && *h ? h : "/");
-	snprintf(M.env_lang, sizeof(M.env_lang), "LANG=%s", l && *l ? l : "C");
 }
 
 static void shutdown_workers(void)
@@ -1542,7 +1870,8 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		log_err("event=start-failed error=%s", log_q(strerror(errno)));
 		return 3;
 	}
-	setup_env();
+	setup_env(c);
+	log_config_warnings(c);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -1603,16 +1932,17 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 				if (M.w[i].fd >= 0 && M.w[i].job >= 0)
 					kill(M.w[i].pid, SIGUSR2);
 		}
-		if (M.nw + 2 > npf) {
-			struct pollfd *grown = realloc(pf, (size_t)(M.nw + 2) * sizeof(*pf));
+		if (M.nw + 3 > npf) {
+			struct pollfd *grown = realloc(pf, (size_t)(M.nw + 3) * sizeof(*pf));
 
 			if (!grown)
 				break;
 			pf = grown;
-			npf = M.nw + 2;
+			npf = M.nw + 3;
 		}
 		pf[nfds++] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
 		pf[nfds++] = (struct pollfd){ .fd = opts->once ? -1 : watch_fd(), .events = POLLIN };
+		pf[nfds++] = (struct pollfd){ .fd = copy_fd(), .events = POLLIN };
 		base = nfds;
 		for (i = 0; i < M.nw; i++)
 			pf[nfds++] = (struct pollfd){ .fd = M.w[i].fd, .events = POLLIN };
@@ -1630,6 +1960,12 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		for (i = 0; i < nfds - base; i++)
 			if (pf[base + i].revents && M.w[i].fd >= 0 && M.w[i].fd == pf[base + i].fd)
 				read_worker(i);
+		if (pf[2].revents) {
+			struct copy_done cd;
+
+			while (copy_next(&cd))
+				on_copied(&cd);
+		}
 		if (pf[1].revents || watch_more)
 			watch_more = on_watch();
 		run_timers();
@@ -1645,9 +1981,14 @@ out:
 	shutdown_workers();
 	if (!opts->once)
 		watch_stop();
+	/* Copies under way are dropped (their temporaries removed): their
+	 * files stay in flight for the next start. */
+	copy_stop();
 	while (M.drops)
 		drop_destroy(M.drops);
 	for (i = 0; i < M.cap; i++) {
+		if (M.jobs[i].state == J_MOVING && M.jobs[i].destfd >= 0)
+			close(M.jobs[i].destfd);
 		free(M.jobs[i].name);
 		free(M.jobs[i].sidecar);
 	}

@@ -1,9 +1,14 @@
 /*
- * spool.c - claim, attempt counter, move to done/failed, sidecars, recovery.
+ * spool.c - the spool of a drop: claim, making a claimed file the daemon's
+ * (seal), the attempt counter, moves to done/failed, collisions, sidecars.
  *
  * Every hand-off is a rename: a file is whole in its old place or whole in
  * its new one.  Names in done/ and failed/ are taken with RENAME_NOREPLACE,
  * so two daemons (or an operator) racing for a name never overwrite a file.
+ * Everything is reached through directory descriptors, and nothing inside
+ * the spool is ever followed: only the daemon can change the spool, but a
+ * claim can still bring in whatever an uploader swapped in at the last
+ * moment.  Recovery of what others left is recover.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,59 +24,118 @@
 
 #include "log.h"
 #include "spool.h"
+#include "trust.h"
 
-#define SEADIR ".seawatch"
-
-static void get_rec(int fd, int slot, int *n, char *tag)
+static void closefd(int *fd)
 {
-	struct spool_rec r;
-
-	*n = 0;
-	*tag = 0;
-	if (fd < 0 || pread(fd, &r, sizeof(r), (off_t)slot * (off_t)sizeof(r)) !=
-	    (ssize_t)sizeof(r))
-		return;   /* past the end (never written): nothing started */
-	if (r.attempts <= 1000000)
-		*n = (int)r.attempts;
-	if (r.tag == 'd' || r.tag == 'f')
-		*tag = r.tag;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
-int spool_open(struct spool *sp, const char *path, const char *drop)
+int spool_ckdir(int dirfd, const char *name, long gid)
+{
+	mode_t want = gid >= 0 ? 0710 : 0700;
+	struct stat st;
+	int fd, made;
+
+	made = mkdirat(dirfd, name, want) == 0;
+	if (!made && errno != EEXIST)
+		return -1;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	/* Only ours, and nobody else's way in (OpenSMTPD's ckdir): a
+	 * directory planted or loosened by someone else is refused. */
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IRWXO))) {
+		errno = EPERM;
+		goto fail;
+	}
+	if (gid >= 0 && (long)st.st_gid != gid && fchown(fd, (uid_t)-1, (gid_t)gid) < 0)
+		goto fail;
+	if ((st.st_mode & 07777) != want && fchmod(fd, want) < 0)
+		goto fail;
+	return fd;
+fail:
+	{
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+/* The directory holding PATH (absolute), opened without following
+ * anything; *BASE points at PATH's last component. */
+static int open_parent(const char *path, const char **base)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || (size_t)(slash - path) >= sizeof(parent)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(parent, path, (size_t)(slash - path));
+	parent[slash - path] = '\0';
+	*base = slash + 1;
+	return trust_open_dir(parent[0] ? parent : "/");
+}
+
+/* Claims are renames from the drop into the spool: refuse a spool on
+ * another mount now (EXDEV), not at the first file.  "." cannot be
+ * renamed: the kernel answers EXDEV across mounts, EBUSY otherwise, and
+ * touches nothing. */
+static int same_mount(int a, int b)
+{
+	if (renameat2(a, ".", b, ".", RENAME_NOREPLACE) < 0 && errno == EXDEV)
+		return -1;
+	return 0;
+}
+
+int spool_open(struct spool *sp, const char *droppath, const char *spoolpath,
+	       const char *drop, long gid)
 {
 	static unsigned opened;
 	struct timespec ts;
-	int saved, top;
+	const char *base;
+	int saved, top = -1, parent;
 
 	memset(sp, 0, sizeof(*sp));
-	sp->seafd = sp->workfd = sp->lockfd = sp->attfd = sp->rec_lock = -1;
+	sp->dropfd = sp->seafd = sp->workfd = sp->lockfd = sp->attfd = sp->rec_lock = -1;
 	sp->rec_att = -1;
+	sp->gid = gid;
 	if (strlen(drop) >= sizeof(sp->drop) || strchr(drop, '/') || drop[0] == '.') {
 		errno = EINVAL;
 		return -1;
 	}
 	strcpy(sp->drop, drop);
-	sp->dropfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sp->dropfd < 0)
+	if (!(sp->root = strdup(spoolpath)))
 		return -1;
-	/* One spool per drop name: two drops on one directory (other
-	 * patterns) never adopt each other's files after a crash. */
-	if (mkdirat(sp->dropfd, SEADIR, 0755) < 0 && errno != EEXIST)
+	/* Never through a symlink: an uploader who owns the drop's parent
+	 * can replace the drop with one. */
+	sp->dropfd = trust_open_dir(droppath);
+	if (sp->dropfd < 0)
 		goto fail;
-	top = openat(sp->dropfd, SEADIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	parent = open_parent(spoolpath, &base);
+	if (parent < 0)
+		goto fail;
+	top = spool_ckdir(parent, base, gid);
+	saved = errno;
+	close(parent);
+	errno = saved;
 	if (top < 0)
 		goto fail;
-	if (mkdirat(top, drop, 0755) < 0 && errno != EEXIST) {
-		saved = errno;
-		close(top);
-		errno = saved;
-		goto fail;
-	}
-	sp->seafd = openat(top, drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	saved = errno;
-	close(top);
-	errno = saved;
+	/* One spool per drop name: two drops on one directory (other
+	 * patterns) never adopt each other's files after a crash. */
+	sp->seafd = spool_ckdir(top, drop, gid);
 	if (sp->seafd < 0)
+		goto fail;
+	closefd(&top);
+	if (same_mount(sp->dropfd, sp->seafd) < 0)
 		goto fail;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(sp->inst, sizeof(sp->inst), "run.%ld.%lx%05lx.%u", (long)getpid(),
@@ -82,17 +146,15 @@ int spool_open(struct spool *sp, const char *path, const char *drop)
 		char tmp[80];
 
 		snprintf(tmp, sizeof(tmp), ".%s", sp->inst);
-		if (mkdirat(sp->seafd, tmp, 0755) < 0)
-			goto fail;
-		sp->workfd = openat(sp->seafd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		sp->workfd = spool_ckdir(sp->seafd, tmp, gid);
 		if (sp->workfd < 0)
 			goto fail;
 		sp->lockfd = openat(sp->workfd, "lock",
-				    O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+				    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (sp->lockfd < 0 || flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0)
 			goto fail;
 		sp->attfd = openat(sp->workfd, "attempts",
-				   O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+				   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (sp->attfd < 0)
 			goto fail;
 		if (renameat(sp->seafd, tmp, sp->seafd, sp->inst) < 0)
@@ -101,16 +163,11 @@ int spool_open(struct spool *sp, const char *path, const char *drop)
 	return 0;
 fail:
 	saved = errno;
+	if (top >= 0)
+		close(top);
 	spool_close(sp);
 	errno = saved;
 	return -1;
-}
-
-static void closefd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
 }
 
 void spool_close(struct spool *sp)
@@ -119,7 +176,9 @@ void spool_close(struct spool *sp)
 		closedir(sp->rec_dir);
 	if (sp->rec_top)
 		closedir(sp->rec_top);
-	sp->rec_dir = sp->rec_top = NULL;
+	if (sp->held)
+		closedir(sp->held);
+	sp->rec_dir = sp->rec_top = sp->held = NULL;
 	closefd(&sp->rec_lock);
 	closefd(&sp->rec_att);
 	if (sp->workfd >= 0 && sp->seafd >= 0) {
@@ -149,6 +208,8 @@ void spool_close(struct spool *sp)
 	closefd(&sp->workfd);
 	closefd(&sp->seafd);
 	closefd(&sp->dropfd);
+	free(sp->root);
+	sp->root = NULL;
 }
 
 static int claim_rename(int ofd, const char *o, int nfd, const char *n)
@@ -192,6 +253,7 @@ int spool_reserve(struct spool *sp, int nslots)
 int spool_claim(struct spool *sp, const char *name, int slot)
 {
 	char dst[NAME_MAX + 32], dir[16];
+	int fd;
 
 	snprintf(dir, sizeof(dir), "%d", slot);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
@@ -202,23 +264,107 @@ int spool_claim(struct spool *sp, const char *name, int slot)
 	if (errno != ENOENT)
 		return -1;
 	/* Either the file is gone or the slot directory does not exist yet. */
-	if (mkdirat(sp->workfd, dir, 0755) < 0) {
-		if (errno == EEXIST)
-			errno = ENOENT;
+	fd = spool_ckdir(sp->workfd, dir, sp->gid);
+	if (fd < 0)
 		return -1;
-	}
+	close(fd);
 	return claim_rename(sp->dropfd, name, sp->workfd, dst);
 }
 
-int spool_is_regular(struct spool *sp, int slot, const char *name)
+/* With fs.protected_hardlinks on, an unprivileged user can only link a file
+ * it owns or may read and write: its other names hold nothing it could not
+ * read anyway.  Off, it can link any file it can reach. */
+static int hardlinks_protected(void)
+{
+	char c = '0';
+	int fd = open("/proc/sys/fs/protected_hardlinks", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &c, 1) != 1)
+			c = '0';
+		close(fd);
+	}
+	return c == '1';
+}
+
+enum seal spool_seal(struct spool *sp, int slot, const char *name, int *fdp, int *nlink)
 {
 	char p[NAME_MAX + 32];
+	gid_t g = sp->gid >= 0 ? (gid_t)sp->gid : getegid();
 	struct stat st;
+	int fd;
+
+	*fdp = -1;
+	*nlink = 1;
+	snprintf(p, sizeof(p), "%d/%s", slot, name);
+	/* Look before opening: a device node or FIFO swapped in during the
+	 * claim must not even be opened. */
+	if (fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return SEAL_NOT_REGULAR;
+	fd = openat(sp->workfd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return SEAL_NOT_REGULAR;
+	}
+	*nlink = (int)st.st_nlink;
+	if (st.st_nlink > 1) {
+		/* Another name reaches this inode: whoever has it can change
+		 * the file under the command, and after the verdict. */
+		if (!hardlinks_protected()) {
+			close(fd);
+			return SEAL_LINKED;
+		}
+		goto copy;
+	}
+	/* Take it over: fchown clears setuid/setgid, fchmod the rest.  Then
+	 * the uploader can no longer open it (nor, with it, reach it through
+	 * /proc/PID/fd). */
+	if ((st.st_uid != geteuid() || st.st_gid != g) && fchown(fd, geteuid(), g) < 0)
+		goto copy;
+	if ((st.st_mode & 07777) != SPOOL_FILE_MODE && fchmod(fd, SPOOL_FILE_MODE) < 0)
+		goto copy;
+	/* A descriptor opened for writing before that stays valid: the
+	 * kernel refuses a read lease while one exists (EAGAIN).  Where
+	 * leases cannot be had, we cannot tell: copy. */
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
+		goto copy;
+	close(fd);   /* and the lease with it */
+	return SEAL_OK;
+copy:
+	*fdp = fd;
+	return SEAL_COPY;
+}
+
+void spool_copy_name(int slot, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%d/.copy", slot);
+}
+
+int spool_sealed(struct spool *sp, int slot, const char *name)
+{
+	char tmp[32], p[NAME_MAX + 32];
+
+	spool_copy_name(slot, tmp, sizeof(tmp));
+	snprintf(p, sizeof(p), "%d/%s", slot, name);
+	/* Over the original: our name now leads to our copy; a writer keeps
+	 * an inode nobody will read again. */
+	return renameat(sp->workfd, tmp, sp->workfd, p);
+}
+
+int spool_discard(struct spool *sp, int slot, const char *name)
+{
+	char p[NAME_MAX + 32];
 
 	snprintf(p, sizeof(p), "%d/%s", slot, name);
-	if (fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (unlinkat(sp->workfd, p, 0) == 0)
+		return 0;
+	if (errno != EISDIR)
 		return -1;
-	return S_ISREG(st.st_mode) ? 1 : 0;
+	/* A directory swapped in: hand it back, it is the uploader's. */
+	if (unlinkat(sp->workfd, p, AT_REMOVEDIR) == 0)
+		return 0;
+	return claim_rename(sp->workfd, p, sp->dropfd, name);
 }
 
 int spool_set_attempts(struct spool *sp, int slot, int n)
@@ -226,25 +372,57 @@ int spool_set_attempts(struct spool *sp, int slot, int n)
 	return spool_rec_put(sp->attfd, slot, n, 0);
 }
 
+/* Write LEN bytes of TEXT to a new file NAME in DIRFD (mode
+ * SPOOL_FILE_MODE), fsync and close it, checking each.  0 or -1 (nothing
+ * left behind). */
+static int write_new(int dirfd, const char *name, const char *text, size_t len)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			SPOOL_FILE_MODE);
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t w = write(fd, text, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto fail;
+		text += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, name, 0);
+	errno = saved;
+	return -1;
+}
+
 int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
 	       size_t len)
 {
 	char p[32], tmp[32];
-	int fd;
 
 	/* The sidecar first (written aside and renamed in), then the
 	 * verdict: a recorded 'f' finds its text, if it could be kept. */
 	if (text) {
 		snprintf(tmp, sizeof(tmp), "%d/.sidecar.tmp", slot);
 		snprintf(p, sizeof(p), "%d/.sidecar", slot);
-		fd = openat(sp->workfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			ssize_t w = write(fd, text, len);
-
-			close(fd);
-			if (w != (ssize_t)len || renameat(sp->workfd, tmp, sp->workfd, p) < 0)
-				unlinkat(sp->workfd, tmp, 0);  /* best effort */
-		}
+		unlinkat(sp->workfd, tmp, 0);
+		if (write_new(sp->workfd, tmp, text, len) == 0 &&
+		    renameat(sp->workfd, tmp, sp->workfd, p) < 0)
+			unlinkat(sp->workfd, tmp, 0);  /* best effort */
 	}
 	return spool_rec_put(sp->attfd, slot, n, tag);
 }
@@ -260,7 +438,7 @@ char *spool_marked_sidecar(struct spool *sp, int slot, size_t *len)
 	if (!buf)
 		return NULL;
 	snprintf(p, sizeof(p), "%d/.sidecar", slot);
-	fd = openat(sp->workfd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(sp->workfd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		free(buf);
 		return NULL;
@@ -276,11 +454,9 @@ char *spool_marked_sidecar(struct spool *sp, int slot, size_t *len)
 	return buf;
 }
 
-int spool_path(const struct spool *sp, const char *droppath, int slot,
-	       const char *name, char *buf, size_t sz)
+int spool_path(const struct spool *sp, int slot, const char *name, char *buf, size_t sz)
 {
-	int r = snprintf(buf, sz, "%s/" SEADIR "/%s/%s/%d/%s", droppath,
-			 sp->drop, sp->inst, slot, name);
+	int r = snprintf(buf, sz, "%s/%s/%s/%d/%s", sp->root, sp->drop, sp->inst, slot, name);
 
 	return r < 0 || (size_t)r >= sz ? -1 : 0;
 }
@@ -317,20 +493,18 @@ int spool_alt_name(const char *name, int n, char *buf, size_t sz)
 	return 0;
 }
 
-/* Rename SRC (relative to SRCFD) into DESTDIR without overwriting. */
-static int place_noreplace(int srcfd, const char *src, const char *destdir,
-			   const char *name, char *final, size_t finalsz)
+int spool_place(int srcfd, const char *src, int destfd, const char *name,
+		char *final, size_t finalsz)
 {
-	char cand[NAME_MAX + 1], path[PATH_MAX];
+	char cand[NAME_MAX + 1];
+	struct stat st;
 	int n, mode = 0;
 
 	for (n = 0; n < 100000; n++) {
 		if (spool_alt_name(name, n, cand, sizeof(cand)) < 0)
 			break;
-		if (snprintf(path, sizeof(path), "%s/%s", destdir, cand) >= (int)sizeof(path))
-			break;
 		if (mode == 0) {
-			if (renameat2(srcfd, src, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+			if (renameat2(srcfd, src, destfd, cand, RENAME_NOREPLACE) == 0)
 				goto placed;
 			if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP)
 				mode = 1;  /* filesystem without RENAME_NOREPLACE */
@@ -339,7 +513,7 @@ static int place_noreplace(int srcfd, const char *src, const char *destdir,
 		}
 		if (mode == 1) {
 			/* link() fails with EEXIST atomically: as safe. */
-			if (linkat(srcfd, src, AT_FDCWD, path, 0) == 0) {
+			if (linkat(srcfd, src, destfd, cand, 0) == 0) {
 				unlinkat(srcfd, src, 0);
 				goto placed;
 			}
@@ -351,9 +525,8 @@ static int place_noreplace(int srcfd, const char *src, const char *destdir,
 		if (mode == 2) {
 			/* Last resort: check, then rename.  Racy only against
 			 * another writer of the same directory. */
-			if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
-			    errno == ENOENT) {
-				if (renameat(srcfd, src, AT_FDCWD, path) == 0)
+			if (fstatat(destfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+				if (renameat(srcfd, src, destfd, cand) == 0)
 					goto placed;
 				return -1;
 			}
@@ -366,116 +539,56 @@ placed:
 	return 0;
 }
 
-/* Copy SRC (relative to SRCFD) into a temporary file in DESTDIR; fsync.
- * TMP receives its base name. */
-static int copy_across(int srcfd, const char *src, const char *destdir,
-		       char *tmp, size_t tmpsz)
+/* The slot is empty: its sidecar goes, and its record back to zero before
+ * another file can be claimed into it. */
+static void slot_emptied(struct spool *sp, int slot)
 {
-	static unsigned counter;
-	char path[PATH_MAX], buf[65536];
-	int in, out = -1, saved;
-	struct stat st;
-	ssize_t r;
+	char side[32];
 
-	/* Non-blocking, and regular files only: a FIFO swapped in must not
-	 * block the master. */
-	in = openat(srcfd, src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (in < 0)
-		return -1;
-	if (fstat(in, &st) < 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	snprintf(tmp, tmpsz, ".seawatch-copy.%ld.%u", (long)getpid(), counter++);
-	snprintf(path, sizeof(path), "%s/%s", destdir, tmp);
-	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 07777);
-	if (out < 0)
-		goto fail;
-	for (;;) {
-		ssize_t w, off = 0;
-
-		r = read(in, buf, sizeof(buf));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail_unlink;
-		if (r == 0)
-			break;
-		while (off < r) {
-			w = write(out, buf + off, (size_t)(r - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				goto fail_unlink;
-			off += w;
-		}
-	}
-	{
-		int e1 = fsync(out), e2 = close(out);
-
-		out = -1;
-		if (e1 < 0 || e2 < 0)
-			goto fail_unlink;
-	}
-	close(in);
-	return 0;
-fail_unlink:
-	saved = errno;
-	unlink(path);
-	errno = saved;
-fail:
-	saved = errno;
-	if (out >= 0)
-		close(out);
-	close(in);
-	errno = saved;
-	return -1;
+	snprintf(side, sizeof(side), "%d/.sidecar", slot);
+	unlinkat(sp->workfd, side, 0);
+	spool_rec_put(sp->attfd, slot, 0, 0);
 }
 
 int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
-		  const char *destdir, char *final, size_t finalsz)
+		  int destfd, char *final, size_t finalsz)
 {
-	char src[NAME_MAX + 32], tmp[64];
-	int destfd;
+	char src[NAME_MAX + 32];
 
 	snprintf(src, sizeof(src), "%d/%s", slot, name);
-	if (place_noreplace(sp->workfd, src, destdir, name, final, finalsz) < 0) {
-		if (errno != EXDEV)
-			return -1;
-		/* Another filesystem: copy and fsync beside the target, then
-		 * the same no-overwrite rename, then drop the original. */
-		if (copy_across(sp->workfd, src, destdir, tmp, sizeof(tmp)) < 0)
-			return -1;
-		destfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (destfd < 0 ||
-		    place_noreplace(destfd, tmp, destdir, name, final, finalsz) < 0) {
-			int saved = errno;
-
-			if (destfd >= 0) {
-				unlinkat(destfd, tmp, 0);
-				close(destfd);
-			}
-			errno = saved;
-			return -1;
-		}
-		fsync(destfd);
-		close(destfd);
-		if (unlinkat(sp->workfd, src, 0) < 0)
-			log_warn("event=unlink-failed file=%s error=%s", log_q(name),
-				 log_q(strerror(errno)));
-	}
-	if (tag == 'f') {
-		char side[32];
-
-		snprintf(side, sizeof(side), "%d/.sidecar", slot);
-		unlinkat(sp->workfd, side, 0);
-	}
-	/* The slot is empty: its record goes back to zero before another
-	 * file can be claimed into it. */
+	if (spool_place(sp->workfd, src, destfd, name, final, finalsz) < 0)
+		return -1;
 	if (n != 0 || tag)
-		spool_rec_put(sp->attfd, slot, 0, 0);
+		slot_emptied(sp, slot);
+	return 0;
+}
+
+void spool_tmp_name(char *buf, size_t sz)
+{
+	static unsigned counter;
+
+	snprintf(buf, sz, ".seawatch-copy.%ld.%u", (long)getpid(), counter++);
+}
+
+int spool_deliver_copied(struct spool *sp, int slot, const char *tmp, const char *name,
+			 int destfd, char *final, size_t finalsz)
+{
+	char src[NAME_MAX + 32];
+
+	if (spool_place(destfd, tmp, destfd, name, final, finalsz) < 0) {
+		int saved = errno;
+
+		unlinkat(destfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	/* The new name is durable before the original goes. */
+	fsync(destfd);
+	snprintf(src, sizeof(src), "%d/%s", slot, name);
+	if (unlinkat(sp->workfd, src, 0) < 0)
+		log_warn("event=unlink-failed file=%s error=%s", log_q(name),
+			 log_q(strerror(errno)));
+	slot_emptied(sp, slot);
 	return 0;
 }
 
@@ -488,13 +601,10 @@ int spool_gone(struct spool *sp, int slot, const char *name)
 	return fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 
-int spool_sidecar(const char *destdir, const char *final, const char *text,
-		  size_t len)
+int spool_sidecar(int destfd, const char *final, const char *text, size_t len)
 {
-	static unsigned counter;
 	char tmp[64], base[NAME_MAX + 1], final2[NAME_MAX + 1];
 	size_t fl = strlen(final);
-	int fd, dfd, saved;
 
 	/* FINAL.error, with FINAL shortened if that would pass NAME_MAX (the
 	 * sidecar's file= line names the file in full). */
@@ -502,203 +612,17 @@ int spool_sidecar(const char *destdir, const char *final, const char *text,
 		fl = NAME_MAX - 6;
 	memcpy(base, final, fl);
 	memcpy(base + fl, ".error", 7);
-	dfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -1;
 	/* Written aside and renamed in: nobody ever reads half a sidecar. */
-	snprintf(tmp, sizeof(tmp), ".seawatch-sidecar.%ld.%u", (long)getpid(), counter++);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		goto fail;
-	while (len > 0) {
-		ssize_t w = write(fd, text, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			goto fail_unlink;
-		text += w;
-		len -= (size_t)w;
-	}
-	{
-		int e1 = fsync(fd), e2 = close(fd);
-
-		fd = -1;
-		if (e1 < 0 || e2 < 0)
-			goto fail_unlink;
-	}
-	if (place_noreplace(dfd, tmp, destdir, base, final2, sizeof(final2)) < 0)
-		goto fail_unlink;
-	close(dfd);
-	return 0;
-fail_unlink:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dfd, tmp, 0);
-	errno = saved;
-fail:
-	saved = errno;
-	close(dfd);
-	errno = saved;
-	return -1;
-}
-
-/* Parse a slot directory's name, "<slot>"; the slot or -1. */
-static int parse_slotdir(const char *s)
-{
-	char *end;
-	long a = strtol(s, &end, 10);
-
-	if (end == s || *end || a < 0 || a > INT32_MAX / 16)
+	spool_tmp_name(tmp, sizeof(tmp));
+	if (write_new(destfd, tmp, text, len) < 0)
 		return -1;
-	return (int)a;
-}
+	if (spool_place(destfd, tmp, destfd, base, final2, sizeof(final2)) < 0) {
+		int saved = errno;
 
-/* Open the next dead run directory to drain; 0 if one is open, -1 none. */
-static int next_dead_run(struct spool *sp)
-{
-	struct dirent *de;
-
-	if (!sp->rec_top) {
-		int fd = dup(sp->seafd);
-
-		if (fd < 0 || !(sp->rec_top = fdopendir(fd))) {
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
+		unlinkat(destfd, tmp, 0);
+		errno = saved;
+		return -1;
 	}
-	while ((de = readdir(sp->rec_top))) {
-		int rfd, lfd;
-
-		if (strncmp(de->d_name, "run.", 4) || !strcmp(de->d_name, sp->inst) ||
-		    strlen(de->d_name) >= sizeof(sp->rec_name))
-			continue;
-		rfd = openat(sp->seafd, de->d_name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (rfd < 0)
-			continue;
-		lfd = openat(rfd, "lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0) {
-			close(lfd);     /* its daemon is alive */
-			close(rfd);
-			continue;
-		}
-		sp->rec_lock = lfd;
-		/* No table (a run that died as it was made): nothing started. */
-		sp->rec_att = openat(rfd, "attempts", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		sp->rec_dir = fdopendir(rfd);
-		if (!sp->rec_dir) {
-			close(rfd);
-			closefd(&sp->rec_lock);
-			closefd(&sp->rec_att);
-			continue;
-		}
-		memcpy(sp->rec_name, de->d_name, strlen(de->d_name) + 1);
-		log_info("event=recover run=%s", log_q(sp->rec_name));
-		return 0;
-	}
-	return -1;
-}
-
-static void finish_dead_run(struct spool *sp)
-{
-	int rfd = dirfd(sp->rec_dir);
-
-	unlinkat(rfd, "attempts", 0);
-	unlinkat(rfd, "lock", 0);
-	closedir(sp->rec_dir);
-	sp->rec_dir = NULL;
-	closefd(&sp->rec_lock);
-	closefd(&sp->rec_att);
-	unlinkat(sp->seafd, sp->rec_name, AT_REMOVEDIR);
-}
-
-int spool_recover_next(struct spool *sp, int slot, char *name, size_t namesz,
-		       int *attempts, char *tag)
-{
-	struct dirent *de, *fe;
-
-	if (sp->rec_done)
-		return 0;
-	for (;;) {
-		char mine[16], dst[NAME_MAX + 40], src[NAME_MAX + 40];
-		int n, dslot, sfd, rfd;
-		DIR *sd;
-
-		if (!sp->rec_dir && next_dead_run(sp) < 0) {
-			sp->rec_done = 1;
-			if (sp->rec_top)
-				closedir(sp->rec_top);
-			sp->rec_top = NULL;
-			return 0;
-		}
-		rfd = dirfd(sp->rec_dir);
-		de = readdir(sp->rec_dir);
-		if (!de) {
-			finish_dead_run(sp);
-			continue;
-		}
-		dslot = parse_slotdir(de->d_name);
-		if (dslot < 0)
-			continue;
-		sfd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sfd < 0 || !(sd = fdopendir(sfd))) {
-			if (sfd >= 0)
-				close(sfd);
-			continue;
-		}
-		while ((fe = readdir(sd)) && fe->d_name[0] == '.' &&
-		       (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, "..") ||
-			!strncmp(fe->d_name, ".sidecar", 8)))
-			;
-		if (!fe || strlen(fe->d_name) >= namesz) {
-			closedir(sd);
-			if (!fe) {
-				char side[NAME_MAX + 16];
-
-				snprintf(side, sizeof(side), "%s/.sidecar", de->d_name);
-				unlinkat(rfd, side, 0);
-				snprintf(side, sizeof(side), "%s/.sidecar.tmp", de->d_name);
-				unlinkat(rfd, side, 0);
-				unlinkat(rfd, de->d_name, AT_REMOVEDIR);
-			}
-			continue;
-		}
-		snprintf(name, namesz, "%s", fe->d_name);
-		closedir(sd);
-		get_rec(sp->rec_att, dslot, &n, tag);
-		/* Our slot (free, so its record is zero) takes the dead one's
-		 * count and verdict before it takes the file. */
-		snprintf(mine, sizeof(mine), "%d", slot);
-		if ((mkdirat(sp->workfd, mine, 0755) < 0 && errno != EEXIST) ||
-		    spool_rec_put(sp->attfd, slot, n, *tag) < 0) {
-			log_err("event=recover-failed file=%s error=%s", log_q(name),
-				log_q(strerror(errno)));
-			continue;
-		}
-		snprintf(dst, sizeof(dst), "%s/%s", mine, name);
-		snprintf(src, sizeof(src), "%s/%s", de->d_name, name);
-		if (claim_rename(rfd, src, sp->workfd, dst) < 0) {
-			log_err("event=recover-failed file=%s error=%s", log_q(name),
-				log_q(strerror(errno)));
-			spool_rec_put(sp->attfd, slot, 0, 0);
-			continue;  /* skip it; the next start tries again */
-		}
-		if (*tag == 'f') {
-			snprintf(src, sizeof(src), "%s/.sidecar", de->d_name);
-			snprintf(dst, sizeof(dst), "%s/.sidecar", mine);
-			renameat(rfd, src, sp->workfd, dst);
-		}
-		unlinkat(rfd, de->d_name, AT_REMOVEDIR);
-		*attempts = n;
-		return 1;
-	}
-}
-
-void spool_recover_again(struct spool *sp)
-{
-	if (sp->rec_done && !sp->rec_dir)
-		sp->rec_done = 0;
+	fsync(destfd);
+	return 0;
 }

@@ -26,8 +26,10 @@
 #include "log.h"
 #include "watch.h"
 
+/* IN_DONT_FOLLOW: a drop replaced by a symlink (its parent may be an
+ * uploader's) is not watched through it; it stays lost. */
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | \
-		    IN_MOVE_SELF | IN_UNMOUNT | IN_ONLYDIR)
+		    IN_MOVE_SELF | IN_UNMOUNT | IN_ONLYDIR | IN_DONT_FOLLOW)
 
 struct target {
 	uint32_t id;
@@ -121,7 +123,7 @@ static int add_watch(struct target *t)
 	t->wd = inotifytools_wd_from_filename(t->path);
 	if (t->wd < 0)
 		return -1;
-	if (stat(t->path, &st) == 0) {
+	if (lstat(t->path, &st) == 0) {
 		t->dev = st.st_dev;
 		t->ino = st.st_ino;
 	}
@@ -174,7 +176,7 @@ static void check_paths(void)
 
 		if (t->wd < 0)
 			continue;
-		if (stat(t->path, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino)
+		if (lstat(t->path, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino)
 			continue;
 		lose_wd(t->wd, 1);
 	}

@@ -7,6 +7,12 @@
  * kill_grace.  When the master goes away (its socket closes, or
  * PR_SET_PDEATHSIG fires), the worker kills the group and exits: no orphan
  * keeps running a file that the next start will run again.
+ *
+ * The worker keeps the daemon's credentials; a command configured to run as
+ * another user becomes that user in the child, just before exec.  So a
+ * command cannot stop, trace or signal its worker (kill -STOP $PPID would
+ * otherwise freeze the timeout), and never has a capability: the worker
+ * empties the bounding set and sets no_new_privs for all its commands.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +48,8 @@
 #define LINE_MAX_LOG 400
 
 static int sigfd = -1;
+/* The commands' user and group (-1: the worker's own). */
+static long run_uid = -1, run_gid = -1;
 /* Ctrl-C at a terminal, or a service manager's SIGTERM, goes to the whole
  * group: only the master decides what a stop means (it sends SIGUSR2). */
 static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE };
@@ -218,8 +226,21 @@ static int child_exec(void *arg)
 	if (pinned)
 		sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
 	setpgid(0, 0);
+	/* The command's own credentials, by the raw system calls: this child
+	 * shares the worker's memory, and glibc's wrappers would try to tell
+	 * the worker's threads too.  The group first, while still allowed. */
+	if (run_gid >= 0) {
+		gid_t g = (gid_t)run_gid;
+
+		if (syscall(SYS_setgroups, 1, &g) < 0 ||
+		    syscall(SYS_setresgid, g, g, g) < 0)
+			goto fail;
+	}
+	if (run_uid >= 0 && syscall(SYS_setresuid, (uid_t)run_uid, (uid_t)run_uid,
+				    (uid_t)run_uid) < 0)
+		goto fail;
 	/* If the worker dies, so does the command (not left running while a
-	 * retry runs the same file). */
+	 * retry runs the same file).  After the switch, which clears it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* The worker has no handlers (exec resets those anyway); those it
 	 * ignores would stay ignored across exec: give them back. */
@@ -563,6 +584,36 @@ bad:
 	send_result(j->job, ST_SPAWN, EINVAL, 0, NULL);
 }
 
+/*
+ * Ready the switch each command makes to run_uid/run_gid (see child_exec):
+ * only root can; anyone else may only "switch" to itself.  No command of
+ * this worker may ever gain a privilege (no_new_privs: setuid binaries and
+ * file capabilities do nothing), and one that runs as another user than
+ * root gets an empty bounding set.  -1 (logged) if the switch is
+ * impossible: the worker does not come up, and no file pays an attempt.
+ */
+static int drop_privileges_for_commands(void)
+{
+	if (getuid() != 0 && ((run_uid >= 0 && run_uid != (long)getuid()) ||
+			      (run_gid >= 0 && run_gid != (long)getgid()))) {
+		log_err("event=setuid-failed uid=%ld gid=%ld error=%s", run_uid, run_gid,
+			log_q(strerror(EPERM)));
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_err("event=no-new-privs-failed error=%s", log_q(strerror(errno)));
+		return -1;
+	}
+	if (getuid() == 0 && run_uid > 0) {
+		/* The worker never execs: the bounding set only limits what
+		 * its commands could gain. */
+		for (int cap = 0; cap <= 63; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+				break;   /* past the last capability */
+	}
+	return 0;
+}
+
 int worker_main(int argc, char **argv)
 {
 	sigset_t set;
@@ -600,18 +651,11 @@ int worker_main(int argc, char **argv)
 	if (argc >= 5)
 		pin(strtol(argv[4], NULL, 10));
 	if (argc >= 4) {
-		long uid = strtol(argv[2], NULL, 10), gid = strtol(argv[3], NULL, 10);
-
-		if (gid >= 0 && getuid() == 0 &&
-		    (setgroups(1, &(gid_t){ (gid_t)gid }) < 0 || setgid((gid_t)gid) < 0)) {
-			log_err("event=setgid-failed gid=%ld error=%s", gid, log_q(strerror(errno)));
-			return 1;
-		}
-		if (uid >= 0 && getuid() == 0 && setuid((uid_t)uid) < 0) {
-			log_err("event=setuid-failed uid=%ld error=%s", uid, log_q(strerror(errno)));
-			return 1;
-		}
+		run_uid = strtol(argv[2], NULL, 10);
+		run_gid = strtol(argv[3], NULL, 10);
 	}
+	if (drop_privileges_for_commands() < 0)
+		return 1;
 	{
 		uint32_t hello[2] = { MSG_HELLO, 0 };
 

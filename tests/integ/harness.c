@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -300,6 +303,10 @@ void h_teardown(struct h_env *e)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
 	forget_mark(e);
+	while (e->nmounts > 0)
+		if (umount2(e->mounts[--e->nmounts], MNT_DETACH) == -1)
+			cr_log_warn("teardown: umount %s: %s", e->mounts[e->nmounts],
+				    strerror(errno));
 	check_sanitizers(e);
 	if (getenv("SEAWATCH_KEEP")) {
 		fprintf(stderr, "harness: keeping %s\n", e->root);
@@ -854,4 +861,102 @@ const char *h_fmt(const char *fmt, ...)
 	vsnprintf(buf, H_PATH * 2, fmt, ap);
 	va_end(ap);
 	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* The attacker.                                                       */
+
+#define H_UPLOADER "sw-upload"
+
+void h_uploader(uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam(H_UPLOADER);
+
+	if (!pw) {
+		if (geteuid() != 0)
+			cr_skip("needs root (to create the uploader user)");
+		/* Two test processes may race to create it: whoever loses
+		 * finds it made. */
+		if (system("useradd --system --no-create-home --home-dir /nonexistent "
+			   "--shell /usr/sbin/nologin " H_UPLOADER " >/dev/null 2>&1") != 0)
+			nap_ms(200);
+		pw = getpwnam(H_UPLOADER);
+		if (!pw)
+			h_die("cannot create the user %s", H_UPLOADER);
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+}
+
+static pid_t as_spawn(struct h_env *e, uid_t uid, gid_t gid, const char *script)
+{
+	char *envp[8];
+	pid_t pid;
+
+	if (asprintf(&envp[0], "R=%s", e->root) < 0 || asprintf(&envp[1], "D=%s", e->drop) < 0 ||
+	    asprintf(&envp[2], "DONE=%s", e->done) < 0 ||
+	    asprintf(&envp[3], "FAILED=%s", e->failed) < 0 ||
+	    asprintf(&envp[4], "O=%s", e->out) < 0)
+		h_die("out of memory");
+	envp[5] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
+	envp[6] = (char *)"LANG=C";
+	envp[7] = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (pid == -1)
+		h_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		char *argv[] = { (char *)"sh", (char *)"-c", (char *)script, NULL };
+		sigset_t none;
+
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (setgroups(0, NULL) == -1 || setgid(gid) == -1 || setuid(uid) == -1) {
+			dprintf(2, "harness: cannot become %ld: %s\n", (long)uid, strerror(errno));
+			_exit(126);
+		}
+		if (chdir("/") == -1)
+			_exit(126);
+		execve("/bin/sh", argv, envp);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	remember_pgid(pid);
+	for (int i = 0; i < 5; i++)
+		free(envp[i]);
+	return pid;
+}
+
+int h_as(struct h_env *e, uid_t uid, gid_t gid, const char *script)
+{
+	pid_t pid = as_spawn(e, uid, gid, script);
+	int st = h_wait_pid(pid, 30000);
+
+	if (st == -1) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		h_die("h_as: %s did not end within 30 s", script);
+	}
+	return st;
+}
+
+pid_t h_as_bg(struct h_env *e, uid_t uid, gid_t gid, const char *script)
+{
+	return as_spawn(e, uid, gid, script);
+}
+
+void h_tmpfs(struct h_env *e, const char *path, const char *opts)
+{
+	if (e->nmounts >= 4)
+		h_die("too many mounts");
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		h_die("mkdir %s: %s", path, strerror(errno));
+	if (mount("tmpfs", path, "tmpfs", MS_NODEV, opts) == -1) {
+		if (errno == EPERM)
+			cr_skip("cannot mount a tmpfs here (%s)", strerror(errno));
+		h_die("mount tmpfs on %s: %s", path, strerror(errno));
+	}
+	snprintf(e->mounts[e->nmounts++], H_PATH, "%s", path);
 }

@@ -24,6 +24,8 @@ struct h_env {
 	char conf[H_PATH];   /* root/seawatch.conf */
 	char log[H_PATH];    /* root/daemon.log: stderr+stdout of h_start'ed daemons (appended) */
 	pid_t pid;           /* the h_start'ed daemon, 0 when none */
+	char mounts[4][H_PATH]; /* h_tmpfs mounts, undone at teardown */
+	int nmounts;
 };
 
 /* Create root and its four directories.  Aborts the test on failure. */
@@ -82,6 +84,21 @@ int h_exists(const char *path);
 int h_alive(pid_t pid);
 /* Poll until process PID is gone (or a zombie); 1 if by MS. */
 int h_wait_gone(pid_t pid, int ms);
+/* The uploader of the trust tests: a real unprivileged user ("sw-upload",
+ * made with useradd on first use).  Aborts the test if it cannot be had. */
+void h_uploader(uid_t *uid, gid_t *gid);
+/* Run /bin/sh -c SCRIPT as UID/GID (no supplementary groups), with R, D,
+ * DONE, FAILED, O set to e's root, drop, done, failed and out.  Waits up
+ * to 30 s; the exit status (as h_wait_pid). */
+int h_as(struct h_env *e, uid_t uid, gid_t gid, const char *script);
+/* The same in the background, in its own process group (killed at
+ * teardown); its pid. */
+pid_t h_as_bg(struct h_env *e, uid_t uid, gid_t gid, const char *script);
+/* Mount a tmpfs (options OPTS, e.g. "size=64m,mode=0755") on PATH, which is
+ * created; unmounted at teardown.  Skips the test where mounting is not
+ * allowed. */
+void h_tmpfs(struct h_env *e, const char *path, const char *opts);
+
 /* snprintf into a static rotating buffer (8 slots of H_PATH*2). */
 const char *h_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -115,7 +115,7 @@ static int in_flight_one(const char *p, const struct stat *st, int flag, struct 
 static int in_flight(void)
 {
 	in_flight_n = 0;
-	nftw(h_fmt("%s/.seawatch", env.drop), in_flight_one, 16, FTW_PHYS);
+	nftw(h_fmt("%s/.seawatch", env.root), in_flight_one, 16, FTW_PHYS);
 	return in_flight_n;
 }
 

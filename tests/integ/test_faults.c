@@ -88,8 +88,9 @@ static const char *cmd_of(const char *script_path)
 	return fmt("[\"%s\", \"{file}\", \"{name}\"]", script_path);
 }
 
-/* In-flight files live somewhere under DROP/.seawatch (the layout is the
- * daemon's business: run.<pid>.<stamp>.<k>/<slot>/NAME today).  Count the
+/* In-flight files live somewhere in the spool, ROOT/.seawatch by default
+ * (the layout is the daemon's business: d/run.<pid>.<stamp>.<k>/<slot>/NAME
+ * today).  Count the
  * regular *.sea files there, at any depth; 0 if it does not exist. */
 static int inflight_n;
 
@@ -108,7 +109,7 @@ static int inflight(void)
 {
 	char dir[H_PATH * 2];
 
-	snprintf(dir, sizeof dir, "%s/.seawatch", env.drop);
+	snprintf(dir, sizeof dir, "%s/.seawatch", env.root);
 	inflight_n = 0;
 	if (h_exists(dir))
 		nftw(dir, inflight_one, 16, FTW_PHYS);

@@ -55,12 +55,12 @@ static int count_one(const char *p, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
-/* Files held in flight under DROP/.seawatch (not the lock files nor the
- * attempts tables). */
-static int in_flight(const char *drop)
+/* Files held in flight in the spool (by default ROOT/.seawatch, beside the
+ * drop; not the lock files nor the attempts tables). */
+static int in_flight(const char *root)
 {
 	spooled = 0;
-	nftw(h_fmt("%s/.seawatch", drop), count_one, 16, FTW_PHYS);
+	nftw(h_fmt("%s/.seawatch", root), count_one, 16, FTW_PHYS);
 	return spooled;
 }
 
@@ -142,7 +142,7 @@ Test(robust, attempt_that_cannot_start_fails_the_file)
 	h_drop(&env, "a-rather-long-name-to-expand.sea", "2");
 	cr_assert(h_wait_count(env.failed, ".sea", 2, 10000), "same-named second file not failed");
 	cr_assert(h_wait_text(env.log, "status=setup-failed", 5000));
-	cr_assert_eq(in_flight(env.drop), 0, "files stranded in the spool");
+	cr_assert_eq(in_flight(env.root), 0, "files stranded in the spool");
 	side = h_slurp(h_fmt("%s/a-rather-long-name-to-expand.sea.error", env.failed));
 	cr_assert_not_null(side);
 	cr_assert(strstr(side, "could not start an attempt") != NULL, "%s", side);

@@ -52,7 +52,9 @@ Test(spool, alt_name_of_255_byte_name_fits_and_keeps_extension)
 }
 
 static char root[64];
-static char drop[128], done[128];
+static char drop[128], done[128], spooldir[128];
+static int donefd = -1;
+static char b_cmd[300];
 
 static void mk(void)
 {
@@ -60,14 +62,20 @@ static void mk(void)
 	cr_assert_not_null(mkdtemp(root));
 	snprintf(drop, sizeof(drop), "%s/in", root);
 	snprintf(done, sizeof(done), "%s/done", root);
+	snprintf(spooldir, sizeof(spooldir), "%s/spool", root);
 	cr_assert_eq(mkdir(drop, 0755), 0);
 	cr_assert_eq(mkdir(done, 0755), 0);
+	donefd = open(done, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(donefd, 0);
 }
 
 static void rm(void)
 {
 	char cmd[200];
 
+	if (donefd >= 0)
+		close(donefd);
+	donefd = -1;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	cr_assert_eq(system(cmd), 0);
 }
@@ -101,12 +109,23 @@ static char *get(const char *dir, const char *name)
 	return buf;
 }
 
+/* spool_seal(), for callers that expect no copy descriptor. */
+static enum seal seal(struct spool *sp, int slot, const char *name)
+{
+	int fd, links;
+	enum seal r = spool_seal(sp, slot, name, &fd, &links);
+
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 Test(spool, claim_attempts_deliver_never_overwrites, .init = mk, .fini = rm)
 {
 	struct spool sp;
 	char final[NAME_MAX + 1], path[PATH_MAX];
 
-	cr_assert_eq(spool_open(&sp, drop, "d"), 0);
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
 	put(drop, "a.sea", "new");
 	put(done, "a.sea", "old");
 	put(done, "a.1.sea", "older");
@@ -114,19 +133,19 @@ Test(spool, claim_attempts_deliver_never_overwrites, .init = mk, .fini = rm)
 	cr_assert_null(get(drop, "a.sea"), "claimed: gone from the drop");
 	cr_assert_eq(spool_claim(&sp, "a.sea", 6), -1, "a second claim fails");
 	cr_assert_eq(errno, ENOENT);
-	cr_assert_eq(spool_is_regular(&sp, 5, "a.sea"), 1);
+	cr_assert_eq(seal(&sp, 5, "a.sea"), SEAL_OK);
 	cr_assert_eq(spool_set_attempts(&sp, 5, 1), 0);
-	cr_assert_eq(spool_path(&sp, drop, 5, "a.sea", path, sizeof(path)), 0);
+	cr_assert_eq(spool_path(&sp, 5, "a.sea", path, sizeof(path)), 0);
 	cr_assert_str_eq(strrchr(path, '/') + 1, "a.sea", "{file} keeps the base name");
 	cr_assert_str_eq(get("/", path), "new");
-	cr_assert_eq(spool_deliver(&sp, 5, 1, 0, "a.sea", done, final, sizeof(final)), 0);
+	cr_assert_eq(spool_deliver(&sp, 5, 1, 0, "a.sea", donefd, final, sizeof(final)), 0);
 	cr_assert_str_eq(final, "a.2.sea");
 	cr_assert_str_eq(get(done, "a.sea"), "old");
 	cr_assert_str_eq(get(done, "a.1.sea"), "older");
 	cr_assert_str_eq(get(done, "a.2.sea"), "new");
-	cr_assert_eq(spool_sidecar(done, final, "why\n", 4), 0);
+	cr_assert_eq(spool_sidecar(donefd, final, "why\n", 4), 0);
 	cr_assert_str_eq(get(done, "a.2.sea.error"), "why\n");
-	cr_assert_eq(spool_sidecar(done, final, "again\n", 6), 0);
+	cr_assert_eq(spool_sidecar(donefd, final, "again\n", 6), 0);
 	cr_assert_str_eq(get(done, "a.2.sea.error"), "why\n", "sidecar not overwritten");
 	spool_close(&sp);
 }
@@ -138,25 +157,25 @@ Test(spool, recovery_adopts_dead_run_with_attempt_count, .init = mk, .fini = rm)
 	int n = -1;
 	char tag = 'x';
 
-	cr_assert_eq(spool_open(&dead, drop, "d"), 0);
+	cr_assert_eq(spool_open(&dead, drop, spooldir, "d", -1), 0);
 	put(drop, "x.sea", "x");
 	cr_assert_eq(spool_claim(&dead, "x.sea", 0), 0);
 	cr_assert_eq(spool_set_attempts(&dead, 0, 2), 0);
 	/* A second daemon on the same drop must not adopt a live run. */
-	cr_assert_eq(spool_open(&live, drop, "d"), 0);
+	cr_assert_eq(spool_open(&live, drop, spooldir, "d", -1), 0);
 	cr_assert_eq(spool_recover_next(&live, 3, name, sizeof(name), &n, &tag), 0);
 	spool_close(&live);
 	/* "Crash": release the lock without cleaning up. */
 	close(dead.lockfd);
 	dead.lockfd = -1;
-	cr_assert_eq(spool_open(&next, drop, "d"), 0);
+	cr_assert_eq(spool_open(&next, drop, spooldir, "d", -1), 0);
 	cr_assert_eq(spool_recover_next(&next, 3, name, sizeof(name), &n, &tag), 1);
 	cr_assert_str_eq(name, "x.sea");
 	cr_assert_eq(n, 2, "attempt count survives");
 	cr_assert_eq(tag, 0, "no verdict recorded");
-	cr_assert_eq(spool_is_regular(&next, 3, "x.sea"), 1);
+	cr_assert_eq(seal(&next, 3, "x.sea"), SEAL_OK);
 	cr_assert_eq(spool_recover_next(&next, 4, name, sizeof(name), &n, &tag), 0);
-	cr_assert_eq(spool_deliver(&next, 3, 2, 0, "x.sea", done, name, sizeof(name)), 0);
+	cr_assert_eq(spool_deliver(&next, 3, 2, 0, "x.sea", donefd, name, sizeof(name)), 0);
 	cr_assert_str_eq(get(done, "x.sea"), "x");
 	spool_close(&next);
 	dead.workfd = -1;   /* its directory was adopted and removed */
@@ -169,7 +188,7 @@ Test(spool, sidecar_of_255_byte_name_fits, .init = mk, .fini = rm)
 
 	memset(name, 'y', NAME_MAX);
 	name[NAME_MAX] = '\0';
-	cr_assert_eq(spool_sidecar(done, name, "long\n", 5), 0);
+	cr_assert_eq(spool_sidecar(donefd, name, "long\n", 5), 0);
 	memcpy(side, name, NAME_MAX - 6);
 	memcpy(side + NAME_MAX - 6, ".error", 7);
 	cr_assert_str_eq(get(done, side), "long\n");
@@ -179,7 +198,7 @@ Test(spool, sidecar_leaves_no_temporary_behind, .init = mk, .fini = rm)
 {
 	char cmd[300];
 
-	cr_assert_eq(spool_sidecar(done, "z.sea", "x\n", 2), 0);
+	cr_assert_eq(spool_sidecar(donefd, "z.sea", "x\n", 2), 0);
 	snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", done);
 	cr_assert_eq(system(cmd), 0, "only z.sea.error in done/");
 	cr_assert_str_eq(get(done, "z.sea.error"), "x\n");
@@ -208,14 +227,14 @@ Test(spool, recorded_verdict_survives_a_crash, .init = mk, .fini = rm)
 	size_t len = 0;
 	int n = -1;
 
-	cr_assert_eq(spool_open(&dead, drop, "d"), 0);
+	cr_assert_eq(spool_open(&dead, drop, spooldir, "d", -1), 0);
 	put(drop, "v.sea", "v");
 	cr_assert_eq(spool_claim(&dead, "v.sea", 1), 0);
 	cr_assert_eq(spool_set_attempts(&dead, 1, 3), 0);
 	cr_assert_eq(spool_mark(&dead, 1, 3, 'f', "why it failed\n", 14), 0);
 	close(dead.lockfd);
 	dead.lockfd = -1;
-	cr_assert_eq(spool_open(&next, drop, "d"), 0);
+	cr_assert_eq(spool_open(&next, drop, spooldir, "d", -1), 0);
 	cr_assert_eq(spool_recover_next(&next, 7, name, sizeof(name), &n, &tag), 1);
 	cr_assert_str_eq(name, "v.sea");
 	cr_assert_eq(n, 3);
@@ -225,7 +244,7 @@ Test(spool, recorded_verdict_survives_a_crash, .init = mk, .fini = rm)
 	cr_assert_eq(len, 14);
 	cr_assert_str_eq(text, "why it failed\n");
 	free(text);
-	cr_assert_eq(spool_deliver(&next, 7, 3, 'f', "v.sea", done, name, sizeof(name)), 0);
+	cr_assert_eq(spool_deliver(&next, 7, 3, 'f', "v.sea", donefd, name, sizeof(name)), 0);
 	cr_assert_str_eq(get(done, "v.sea"), "v");
 	spool_close(&next);
 	dead.workfd = -1;
@@ -239,12 +258,12 @@ Test(spool, drops_sharing_a_directory_do_not_adopt_each_other, .init = mk, .fini
 	char name[NAME_MAX + 1], tag;
 	int n;
 
-	cr_assert_eq(spool_open(&a, drop, "a"), 0);
+	cr_assert_eq(spool_open(&a, drop, spooldir, "a", -1), 0);
 	put(drop, "f.log", "f");
 	cr_assert_eq(spool_claim(&a, "f.log", 0), 0);
 	close(a.lockfd);   /* a's daemon "dies" */
 	a.lockfd = -1;
-	cr_assert_eq(spool_open(&b, drop, "b"), 0);
+	cr_assert_eq(spool_open(&b, drop, spooldir, "b", -1), 0);
 	cr_assert_eq(spool_recover_next(&b, 0, name, sizeof(name), &n, &tag), 0,
 		     "drop b adopted drop a's file");
 	spool_close(&b);
@@ -261,17 +280,17 @@ Test(spool, reused_slot_starts_from_zero_after_a_crash, .init = mk, .fini = rm)
 	char name[NAME_MAX + 1], final[NAME_MAX + 1], tag = 'x';
 	int n = -1;
 
-	cr_assert_eq(spool_open(&dead, drop, "d"), 0);
+	cr_assert_eq(spool_open(&dead, drop, spooldir, "d", -1), 0);
 	cr_assert_eq(spool_reserve(&dead, 16), 0);
 	put(drop, "one.sea", "1");
 	put(drop, "two.sea", "2");
 	cr_assert_eq(spool_claim(&dead, "one.sea", 2), 0);
 	cr_assert_eq(spool_set_attempts(&dead, 2, 4), 0);
-	cr_assert_eq(spool_deliver(&dead, 2, 4, 0, "one.sea", done, final, sizeof(final)), 0);
+	cr_assert_eq(spool_deliver(&dead, 2, 4, 0, "one.sea", donefd, final, sizeof(final)), 0);
 	cr_assert_eq(spool_claim(&dead, "two.sea", 2), 0);
 	close(dead.lockfd);
 	dead.lockfd = -1;
-	cr_assert_eq(spool_open(&next, drop, "d"), 0);
+	cr_assert_eq(spool_open(&next, drop, spooldir, "d", -1), 0);
 	cr_assert_eq(spool_recover_next(&next, 0, name, sizeof(name), &n, &tag), 1);
 	cr_assert_str_eq(name, "two.sea");
 	cr_assert_eq(n, 0, "the previous file's 4 attempts were charged to the next one");
@@ -279,4 +298,194 @@ Test(spool, reused_slot_starts_from_zero_after_a_crash, .init = mk, .fini = rm)
 	spool_close(&next);
 	dead.workfd = -1;
 	spool_close(&dead);
+}
+
+/* ---- the trust boundary (issue 7) ------------------------------------- */
+
+static struct stat st_of(const char *dir, const char *name)
+{
+	char p[400];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	cr_assert_eq(lstat(p, &st), 0, "%s: %s", p, strerror(errno));
+	return st;
+}
+
+/* A claimed file becomes the daemon's: setuid and others' bits gone, the
+ * commands' group, 0640. */
+Test(spool, seal_takes_the_file_over, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	char path[PATH_MAX], p[400];
+	struct stat st;
+
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", 65534), 0);
+	put(drop, "s.sea", "x");
+	snprintf(p, sizeof(p), "%s/s.sea", drop);
+	cr_assert_eq(chown(p, 65534, 65534), 0);
+	cr_assert_eq(chmod(p, 06777), 0);
+	cr_assert_eq(spool_claim(&sp, "s.sea", 1), 0);
+	cr_assert_eq(seal(&sp, 1, "s.sea"), SEAL_OK);
+	cr_assert_eq(spool_path(&sp, 1, "s.sea", path, sizeof(path)), 0);
+	cr_assert_eq(lstat(path, &st), 0);
+	cr_assert_eq(st.st_uid, geteuid());
+	cr_assert_eq(st.st_gid, 65534);
+	cr_assert_eq(st.st_mode & 07777, SPOOL_FILE_MODE);
+	/* Every directory on the way is the daemon's, 0710 for the group. */
+	st = st_of(root, "spool");
+	cr_assert_eq(st.st_mode & 07777, 0710);
+	cr_assert_eq(st.st_gid, 65534);
+	spool_close(&sp);
+}
+
+/* Someone still holds it open for writing: a private copy is needed. */
+Test(spool, seal_sees_a_writer, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	char p[400];
+	int w, fd, links;
+
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
+	snprintf(p, sizeof(p), "%s/w.sea", drop);
+	w = open(p, O_WRONLY | O_CREAT, 0644);
+	cr_assert_geq(w, 0);
+	cr_assert_eq(spool_claim(&sp, "w.sea", 0), 0);
+	cr_assert_eq(spool_seal(&sp, 0, "w.sea", &fd, &links), SEAL_COPY);
+	cr_assert_geq(fd, 0, "the copy's source");
+	close(fd);
+	close(w);
+	/* Once the writer is gone, nothing stands in the way. */
+	cr_assert_eq(seal(&sp, 0, "w.sea"), SEAL_OK);
+	spool_close(&sp);
+}
+
+/* A second name: copied where the kernel protects hard links, refused
+ * where it does not; a symlink (or a FIFO) claimed by a race is seen for
+ * what it is, and never opened. */
+Test(spool, seal_of_links_and_non_files, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	char a[400], b[400];
+	int fd, links;
+	enum seal r;
+
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
+	put(root, "orig", "o");
+	snprintf(a, sizeof(a), "%s/orig", root);
+	snprintf(b, sizeof(b), "%s/l.sea", drop);
+	cr_assert_eq(link(a, b), 0);
+	cr_assert_eq(spool_claim(&sp, "l.sea", 2), 0);
+	r = spool_seal(&sp, 2, "l.sea", &fd, &links);
+	cr_assert_eq(links, 2);
+	cr_assert(r == SEAL_COPY || r == SEAL_LINKED);
+	if (fd >= 0)
+		close(fd);
+	cr_assert_eq(st_of(root, "orig").st_mode & 07777, 0644, "the other name was changed");
+	snprintf(b, sizeof(b), "%s/y.sea", drop);
+	cr_assert_eq(symlink("/etc/passwd", b), 0);
+	cr_assert_eq(spool_claim(&sp, "y.sea", 3), 0);
+	cr_assert_eq(seal(&sp, 3, "y.sea"), SEAL_NOT_REGULAR);
+	cr_assert_eq(spool_discard(&sp, 3, "y.sea"), 0);
+	snprintf(b, sizeof(b), "%s/f.sea", drop);
+	cr_assert_eq(mkfifo(b, 0644), 0);
+	cr_assert_eq(spool_claim(&sp, "f.sea", 4), 0);
+	cr_assert_eq(seal(&sp, 4, "f.sea"), SEAL_NOT_REGULAR, "(and it did not block)");
+	spool_close(&sp);
+}
+
+/* A spool that is not the daemon's, or that others may enter, is refused;
+ * one on another mount than the drop too. */
+Test(spool, a_spool_not_the_daemons_is_refused, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	char p[200];
+
+	cr_assert_eq(mkdir(spooldir, 0755), 0);
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(chmod(spooldir, 0700), 0);
+	cr_assert_eq(chown(spooldir, 65534, 65534), 0);
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), -1);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(chown(spooldir, 0, 0), 0);
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
+	spool_close(&sp);
+	snprintf(p, sizeof(p), "/dev/shm/sw-unit-spool.%d", (int)getpid());
+	if (access("/dev/shm", W_OK) == 0) {
+		cr_assert_eq(spool_open(&sp, drop, p, "d", -1), -1);
+		cr_assert_eq(errno, EXDEV, "a spool on another mount: %s", strerror(errno));
+		snprintf(b_cmd, sizeof(b_cmd), "rm -rf '%s'", p);
+		cr_assert_eq(system(b_cmd), 0);
+	}
+}
+
+/* A drop path through a symlink is not opened. */
+Test(spool, a_drop_behind_a_symlink_is_refused, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	char l[200];
+
+	snprintf(l, sizeof(l), "%s/link", root);
+	cr_assert_eq(symlink(drop, l), 0);
+	cr_assert_eq(spool_open(&sp, l, spooldir, "d", -1), -1);
+	cr_assert(errno == ELOOP || errno == ENOTDIR, "%s", strerror(errno));
+}
+
+/* A file set aside keeps its verdict and count, costs no slot, and comes
+ * back when asked for, once per pass. */
+Test(spool, parked_file_comes_back_with_its_verdict, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	char name[NAME_MAX + 1];
+	int n = -1;
+	char tag = 0;
+
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
+	put(drop, "p.sea", "p");
+	cr_assert_eq(spool_claim(&sp, "p.sea", 7), 0);
+	cr_assert_eq(spool_mark(&sp, 7, 3, 'f', "why\n", 4), 0);
+	cr_assert_eq(spool_park(&sp, 7, 3, 'f'), 0);
+	/* Nothing to recover until asked: set aside during this pass. */
+	cr_assert_eq(spool_recover_next(&sp, 1, name, sizeof(name), &n, &tag), 0);
+	sleep(1);
+	spool_unpark_again(&sp);
+	cr_assert_eq(spool_recover_next(&sp, 1, name, sizeof(name), &n, &tag), 1);
+	cr_assert_str_eq(name, "p.sea");
+	cr_assert_eq(n, 3);
+	cr_assert_eq(tag, 'f');
+	{
+		size_t len;
+		char *side = spool_marked_sidecar(&sp, 1, &len);
+
+		cr_assert_not_null(side);
+		cr_assert_str_eq(side, "why\n");
+		free(side);
+	}
+	cr_assert_eq(spool_recover_next(&sp, 2, name, sizeof(name), &n, &tag), 0);
+	spool_close(&sp);
+}
+
+/* An old spool inside the drop (as versions before 0.2 kept it, and as an
+ * uploader can plant it): regular files go back into the drop; recorded
+ * verdicts, symlinks and FIFOs are not believed, followed or opened. */
+Test(spool, legacy_spool_in_the_drop_is_emptied_safely, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	char p[1200];
+
+	snprintf(p, sizeof(p), "mkdir -p '%s/.seawatch/d/run.1.2.0/0' '%s/.seawatch/d/run.1.2.0/1' && "
+		 "printf x > '%s/.seawatch/d/run.1.2.0/0/a.sea' && "
+		 "printf '\\001\\000\\000\\000d\\000\\000\\000' > '%s/.seawatch/d/run.1.2.0/attempts' && "
+		 "ln -s /etc/passwd '%s/.seawatch/d/run.1.2.0/1/b.sea' && "
+		 "mkfifo '%s/.seawatch/d/run.1.2.0/lock'", drop, drop, drop, drop, drop, drop);
+	cr_assert_eq(system(p), 0);
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
+	cr_assert_eq(spool_migrate_legacy(&sp), 1);
+	cr_assert_str_eq(get(drop, "a.sea"), "x");
+	snprintf(p, sizeof(p), "%s/b.sea", drop);
+	cr_assert_eq(access(p, F_OK), -1, "a symlink was moved in");
+	snprintf(p, sizeof(p), "%s/.seawatch", drop);
+	cr_assert_eq(access(p, F_OK), -1, "the old spool is still there");
+	spool_close(&sp);
 }

@@ -21,6 +21,9 @@
  * anything but a directory at the end (ENOTDIR).  O_RDONLY | O_DIRECTORY
  * | O_CLOEXEC descriptor, or -1 with errno. */
 int trust_open_dir(const char *path);
+/* The same by a walk of openat(O_NOFOLLOW), what trust_open_dir() does on
+ * kernels without openat2 (before 5.6); for tests. */
+int trust_open_dir_walk(const char *path);
 
 /* 1 if someone other than root and the daemon can change ST: another
  * owner, or write access for a group other than root's and the daemon's,

@@ -22,7 +22,7 @@
 #include "trust.h"
 
 /* The walk, for kernels without openat2 (before 5.6). */
-static int open_dir_walk(const char *path)
+int trust_open_dir_walk(const char *path)
 {
 	char buf[PATH_MAX], *p, *next;
 	int fd, nfd, saved;
@@ -77,7 +77,7 @@ int trust_open_dir(const char *path)
 			no_openat2 = 1;   /* old kernel, or a seccomp filter */
 	}
 	if (no_openat2)
-		fd = open_dir_walk(path);
+		fd = trust_open_dir_walk(path);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {

@@ -332,6 +332,18 @@ static const struct ecase error_cases[] = {
 	{ "group = \"no-such-group-sw\";\n" DROP_OK, "1: group", "no such group", 1 },
 	{ "user = 0;\n" DROP_OK, "1: user", "expected a string", 1 },
 	{ "group = 0;\n" DROP_OK, "1: group", "expected a string", 1 },
+	/* spool: out of the drops and of done/failed, on the drop's file
+	 * system, the daemon's (issue 7) */
+	{ DROP_WITH("spool = \"in/sp\";"), "4: drops[0].spool", "inside (or holds) the watched", 1 },
+	{ DROP_WITH("spool = \".\";"), "4: drops[0].spool", "inside (or holds) the watched", 1 },
+	{ DROP_WITH("spool = \"done/sp\";"), "4: drops[0].spool", "apart from done and failed", 1 },
+	{ DROP_WITH("spool = \"/dev/shm/sw-never\";"), "4: drops[0].spool",
+	  "on another file system than the drop", 1 },
+	{ DROP_WITH("spool = \"bin2\";"), "4: drops[0].spool", "is not the daemon's", 1 },
+	{ DROP_WITH("spool = \"plain\";"), "4: drops[0].spool", "not a directory", 1 },
+	{ DROP_WITH("spool = \"nope/sp\";"), "4: drops[0].spool", "cannot resolve the parent", 1 },
+	{ DROP_WITH("spool = \"\";"), "4: drops[0].spool", "must not be empty", 1 },
+	{ DROP_WITH("spool = 1;"), "4: drops[0].spool", "expected a string", 1 },
 	/* defaults, drops: structure */
 	{ "defaults = 5;\n" DROP_OK, "1: defaults", "expected a group", 1 },
 	{ "workers = 2;\n", "1: drops", "required setting is missing", 1 },
@@ -1195,4 +1207,91 @@ Test(config_expand, attempt_extremes)
 
 	cr_assert_eq(cnf_expand("{attempt}", "", "", "", INT_MAX, buf, sizeof buf), 10);
 	cr_assert_str_eq(buf, "2147483647");
+}
+
+/* ------------------------------------------------------------------ */
+/* Who may change what (issue 7)                                       */
+/* ------------------------------------------------------------------ */
+
+/* Whoever can write the config chooses the commands. */
+Test(config, config_writable_by_others, .init = setup, .fini = teardown)
+{
+	char *errs, want[PATH_MAX + 64];
+
+	write_conf(DROP_OK);
+	cr_assert_eq(chmod(conf, 0666), 0);
+	errs = NULL;
+	cr_assert_null(cnf_load(conf, &errs));
+	snprintf(want, sizeof want, "%s: writable by others (mode 0666)", conf);
+	cr_assert(errs && strstr(errs, want), "%s", errs);
+	free(errs);
+	cr_assert_eq(chmod(conf, 0644), 0);
+	cr_assert_eq(chown(conf, 65534, 65534), 0);
+	errs = NULL;
+	cr_assert_null(cnf_load(conf, &errs));
+	cr_assert(errs && strstr(errs, "owner uid 65534"), "%s", errs);
+	free(errs);
+}
+
+/* A command others could rewrite, or replace through its directory. */
+Test(config, command_others_can_change, .init = setup, .fini = teardown)
+{
+	char p[PATH_MAX], *errs;
+
+	snprintf(p, sizeof p, "%s/bin/proc.sh", root);
+	cr_assert_eq(chmod(p, 0775), 0);
+	cr_assert_eq(chown(p, 0, 12345), 0);
+	errs = load_err(DROP_CMD("[ \"bin/proc.sh\" ]"));
+	cr_assert(has_error(errs, conf, "3: drops[0].command[0]", "writable by others"), "%s", errs);
+	free(errs);
+	cr_assert_eq(chown(p, 0, 0), 0);
+	cr_assert_eq(chmod(p, 0755), 0);
+	snprintf(p, sizeof p, "%s/bin", root);
+	cr_assert_eq(chmod(p, 0777), 0);
+	errs = load_err(DROP_CMD("[ \"bin/proc.sh\" ]"));
+	cr_assert(has_error(errs, conf, "3: drops[0].command[0]", "can be replaced by others"),
+		  "%s", errs);
+	free(errs);
+}
+
+/* As root, commands never run as root on a drop others can write. */
+Test(config, root_commands_on_an_open_drop, .init = setup, .fini = teardown)
+{
+	char p[PATH_MAX], *errs;
+	struct sw_config *cfg;
+
+	if (geteuid() != 0)
+		cr_skip("needs root");
+	snprintf(p, sizeof p, "%s/in", root);
+	cr_assert_eq(chmod(p, 01777), 0);
+	errs = load_err(DROP_DIRS("\"a\"", "\"in\"", "\"done\"", "\"failed\""));
+	cr_assert(has_error(errs, conf, "3: drops[0].path", "commands would run as root"), "%s", errs);
+	free(errs);
+	cfg = load_ok("user = \"nobody\";\n" DROP_OK);
+	cr_assert_eq(cfg->run_uid, 65534);
+	cr_assert_str_eq(cfg->run_home, "/nonexistent");
+	cnf_free(cfg);
+}
+
+/* Paths others could swap (a parent they own): a warning, not an error. */
+Test(config, paths_others_can_change_are_warned_about, .init = setup, .fini = teardown)
+{
+	char p[PATH_MAX];
+	struct sw_config *cfg;
+
+	snprintf(p, sizeof p, "%s/in2", root);
+	cr_assert_eq(chown(p, 65534, 65534), 0);
+	put_dir("in2/done");
+	cfg = load_ok("drops = ( { name = \"a\"; path = \"in\"; done = \"in2/done\";\n"
+		      "  failed = \"failed\"; command = [ \"bin/proc.sh\" ]; } );\n");
+	cr_assert_not_null(cfg->warnings);
+	cr_assert(strstr(cfg->warnings, ":1: drops[0].done: warning: others can change"),
+		  "%s", cfg->warnings);
+	cr_assert(strstr(cfg->warnings, "owner uid 65534"), "%s", cfg->warnings);
+	cnf_free(cfg);
+	cfg = load_ok(DROP_OK);
+	cr_assert_null(cfg->warnings, "%s", cfg->warnings);
+	cr_assert(cfg->drops[0].spool && !strcmp(strrchr(cfg->drops[0].spool, '/'), "/.seawatch"),
+		  "default spool: %s", cfg->drops[0].spool);
+	cnf_free(cfg);
 }

@@ -966,7 +966,7 @@ static int refill(int budget)
 		for (d = M.drops; d && room(); d = d->next) {
 			if (!drop_usable(d))
 				continue;
-			if (!d->sp.rec_done && recover_step(d)) {
+			if ((!d->sp.rec_done || !d->sp.held_done) && recover_step(d)) {
 				progress = 1;
 				continue;
 			}
@@ -1643,6 +1643,10 @@ static void reload(void)
 			d->dirty = 1;
 			reopen_dir(&d->done, d->cfg->done);
 			reopen_dir(&d->failed, d->cfg->failed);
+			/* An operator who freed space reloads: what was set
+			 * aside is tried again now. */
+			if (drop_usable(d))
+				spool_unpark_again(&d->sp);
 		} else {
 			log_info("event=drop-removed drop=%s", d->cfg->name);
 			d->retiring = 1;

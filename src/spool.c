@@ -26,6 +26,25 @@
 #include "spool.h"
 #include "trust.h"
 
+/* The daemon's ids never change while it runs: asked once, not per file. */
+static uid_t my_uid(void)
+{
+	static uid_t u = (uid_t)-1;
+
+	if (u == (uid_t)-1)
+		u = geteuid();
+	return u;
+}
+
+static gid_t my_gid(void)
+{
+	static gid_t g = (gid_t)-1;
+
+	if (g == (gid_t)-1)
+		g = getegid();
+	return g;
+}
+
 static void closefd(int *fd)
 {
 	if (*fd >= 0)
@@ -49,7 +68,7 @@ int spool_ckdir(int dirfd, const char *name, long gid)
 		goto fail;
 	/* Only ours, and nobody else's way in (OpenSMTPD's ckdir): a
 	 * directory planted or loosened by someone else is refused. */
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IRWXO))) {
+	if (st.st_uid != my_uid() || (st.st_mode & (S_IWGRP | S_IRWXO))) {
 		errno = EPERM;
 		goto fail;
 	}
@@ -253,7 +272,6 @@ int spool_reserve(struct spool *sp, int nslots)
 int spool_claim(struct spool *sp, const char *name, int slot)
 {
 	char dst[NAME_MAX + 32], dir[16];
-	int fd;
 
 	snprintf(dir, sizeof(dir), "%d", slot);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
@@ -263,11 +281,16 @@ int spool_claim(struct spool *sp, const char *name, int slot)
 		return 0;
 	if (errno != ENOENT)
 		return -1;
-	/* Either the file is gone or the slot directory does not exist yet. */
-	fd = spool_ckdir(sp->workfd, dir, sp->gid);
-	if (fd < 0)
+	/* Either the file is gone or the slot directory does not exist yet.
+	 * Our run directory is private: what we make in it needs no check. */
+	if (mkdirat(sp->workfd, dir, sp->gid >= 0 ? 0710 : 0700) < 0) {
+		if (errno == EEXIST)
+			errno = ENOENT;
 		return -1;
-	close(fd);
+	}
+	if (sp->gid >= 0 && fchownat(sp->workfd, dir, (uid_t)-1, (gid_t)sp->gid,
+				     AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
 	return claim_rename(sp->dropfd, name, sp->workfd, dst);
 }
 
@@ -290,7 +313,7 @@ static int hardlinks_protected(void)
 enum seal spool_seal(struct spool *sp, int slot, const char *name, int *fdp, int *nlink)
 {
 	char p[NAME_MAX + 32];
-	gid_t g = sp->gid >= 0 ? (gid_t)sp->gid : getegid();
+	gid_t g = sp->gid >= 0 ? (gid_t)sp->gid : my_gid();
 	struct stat st;
 	int fd;
 
@@ -320,7 +343,7 @@ enum seal spool_seal(struct spool *sp, int slot, const char *name, int *fdp, int
 	/* Take it over: fchown clears setuid/setgid, fchmod the rest.  Then
 	 * the uploader can no longer open it (nor, with it, reach it through
 	 * /proc/PID/fd). */
-	if ((st.st_uid != geteuid() || st.st_gid != g) && fchown(fd, geteuid(), g) < 0)
+	if ((st.st_uid != my_uid() || st.st_gid != g) && fchown(fd, my_uid(), g) < 0)
 		goto copy;
 	if ((st.st_mode & 07777) != SPOOL_FILE_MODE && fchmod(fd, SPOOL_FILE_MODE) < 0)
 		goto copy;
@@ -539,14 +562,16 @@ placed:
 	return 0;
 }
 
-/* The slot is empty: its sidecar goes, and its record back to zero before
- * another file can be claimed into it. */
-static void slot_emptied(struct spool *sp, int slot)
+/* The slot is empty: its sidecar (kept only with a recorded 'f') goes, and
+ * its record back to zero before another file can be claimed into it. */
+static void slot_emptied(struct spool *sp, int slot, char tag)
 {
 	char side[32];
 
-	snprintf(side, sizeof(side), "%d/.sidecar", slot);
-	unlinkat(sp->workfd, side, 0);
+	if (tag == 'f') {
+		snprintf(side, sizeof(side), "%d/.sidecar", slot);
+		unlinkat(sp->workfd, side, 0);
+	}
 	spool_rec_put(sp->attfd, slot, 0, 0);
 }
 
@@ -559,7 +584,7 @@ int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 	if (spool_place(sp->workfd, src, destfd, name, final, finalsz) < 0)
 		return -1;
 	if (n != 0 || tag)
-		slot_emptied(sp, slot);
+		slot_emptied(sp, slot, tag);
 	return 0;
 }
 
@@ -588,7 +613,7 @@ int spool_deliver_copied(struct spool *sp, int slot, const char *tmp, const char
 	if (unlinkat(sp->workfd, src, 0) < 0)
 		log_warn("event=unlink-failed file=%s error=%s", log_q(name),
 			 log_q(strerror(errno)));
-	slot_emptied(sp, slot);
+	slot_emptied(sp, slot, 'f');
 	return 0;
 }
 

@@ -16,7 +16,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef SYS_openat2
 #include <linux/openat2.h>
+#endif
 
 #include "log.h"
 #include "trust.h"
@@ -59,11 +61,15 @@ int trust_open_dir_walk(const char *path)
 
 int trust_open_dir(const char *path)
 {
+#ifdef SYS_openat2
 	static int no_openat2;
 	struct open_how how = {
 		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
 		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
+#else
+	static const int no_openat2 = 1;   /* headers older than Linux 5.6 */
+#endif
 	struct stat st;
 	int fd = -1;
 
@@ -71,11 +77,13 @@ int trust_open_dir(const char *path)
 		errno = EINVAL;
 		return -1;
 	}
+#ifdef SYS_openat2
 	if (!no_openat2) {
 		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 		if (fd < 0 && (errno == ENOSYS || errno == EPERM))
 			no_openat2 = 1;   /* old kernel, or a seccomp filter */
 	}
+#endif
 	if (no_openat2)
 		fd = trust_open_dir_walk(path);
 	if (fd < 0)

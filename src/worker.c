@@ -47,6 +47,17 @@
 
 #define LINE_MAX_LOG 400
 
+/* The 32-bit id calls, where the plain ones take 16-bit ids (arm, i386). */
+#ifdef SYS_setresuid32
+#define SW_SETRESUID SYS_setresuid32
+#define SW_SETRESGID SYS_setresgid32
+#define SW_SETGROUPS SYS_setgroups32
+#else
+#define SW_SETRESUID SYS_setresuid
+#define SW_SETRESGID SYS_setresgid
+#define SW_SETGROUPS SYS_setgroups
+#endif
+
 static int sigfd = -1;
 /* The commands' user and group (-1: the worker's own). */
 static long run_uid = -1, run_gid = -1;
@@ -232,11 +243,10 @@ static int child_exec(void *arg)
 	if (run_gid >= 0) {
 		gid_t g = (gid_t)run_gid;
 
-		if (syscall(SYS_setgroups, 1, &g) < 0 ||
-		    syscall(SYS_setresgid, g, g, g) < 0)
+		if (syscall(SW_SETGROUPS, 1, &g) < 0 || syscall(SW_SETRESGID, g, g, g) < 0)
 			goto fail;
 	}
-	if (run_uid >= 0 && syscall(SYS_setresuid, (uid_t)run_uid, (uid_t)run_uid,
+	if (run_uid >= 0 && syscall(SW_SETRESUID, (uid_t)run_uid, (uid_t)run_uid,
 				    (uid_t)run_uid) < 0)
 		goto fail;
 	/* If the worker dies, so does the command (not left running while a

@@ -545,6 +545,13 @@ Test(trust, undeliverable_files_do_not_starve_the_others)
 	cr_assert_eq(statvfs(env.done, &vfs), 0);
 	cr_assert_gt(vfs.f_bfree * 4, vfs.f_blocks * 3, "done/ left full");
 	cr_assert_eq(h_count(env.done, NULL), 5);
+	/* Space comes back, the operator reloads: the files set aside are
+	 * delivered, none of them run again. */
+	cr_assert_eq(system(h_fmt("mount -o remount,size=64m '%s'", env.done)), 0);
+	kill(env.pid, SIGHUP);
+	cr_assert(h_wait_count(env.done, ".sea", 8, 20000), "%d of 8 delivered after the reload",
+		  h_count(env.done, ".sea"));
+	cr_assert_eq(h_count_text(env.log, "event=done drop=d file=big1.sea attempt=1"), 1);
 }
 
 /* ---- 6: command and worker under different credentials ------------------ */

@@ -47,6 +47,7 @@
 #define DELIVER_TRIES   3      /* ... after 5 s, 10 s, then the file is set aside */
 #define SEAL_RETRY_MS   5000   /* a private copy that failed is tried again */
 #define SKIP_LOG_MAX    10     /* skip warnings per drop and minute; then counted */
+#define ANSWER_SLACK_MS 5000   /* past timeout + kill_grace, a silent worker is killed */
 #define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
 #define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs */
 #define REFILL_BATCH    4      /* files claimed between two looks at the rest */
@@ -112,6 +113,7 @@ struct worker {
 	int ready;         /* said hello: jobs may be sent */
 	int64_t spawned;
 	int64_t respawn_at;
+	int64_t answer_by; /* the latest its current job's result may come, or 0 */
 };
 
 static struct {
@@ -1150,6 +1152,27 @@ static size_t put(char *buf, size_t off, const char *s)
 	return off + l;
 }
 
+/*
+ * Worker WI has just started its current job (or will, within GRACE ms):
+ * its result must come by the job's timeout and kill_grace, and a little
+ * more.  A worker that stays silent past that -- stopped by a command that
+ * shares its credentials (kill -STOP $PPID), say -- is killed: the master
+ * does not trust the worker to enforce the timeout.
+ */
+static void expect_result(int wi, int64_t grace)
+{
+	struct worker *w = &M.w[wi];
+	const struct sw_drop *dc;
+
+	if (w->job < 0) {
+		w->answer_by = 0;
+		return;
+	}
+	dc = M.jobs[w->job].drop->cfg;
+	w->answer_by = now_ms() + (grace >= 0 ? grace : dc->timeout_ms) + dc->kill_grace_ms +
+		       ANSWER_SLACK_MS;
+}
+
 static int start_attempt(int s, int wi)
 {
 	static char buf[PROTO_MAX];
@@ -1221,6 +1244,7 @@ static int start_attempt(int s, int wi)
 	j->worker = wi;
 	if (M.w[wi].job < 0) {
 		M.w[wi].job = s;
+		expect_result(wi, -1);
 		log_debug("event=start drop=%s file=%s attempt=%d worker=%d", dc->name,
 			  log_q(j->name), j->n, wi);
 	} else {
@@ -1370,6 +1394,7 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 		w->nahead--;
 		M.ahead--;
 	}
+	expect_result(wi, -1);
 	M.running--;
 	if (wi >= cfg()->workers)
 		retire_extra_workers();
@@ -1489,6 +1514,17 @@ static void run_timers(void)
 	for (i = 0; i < M.nw && !M.stopping; i++)
 		if (M.w[i].fd < 0 && i < cfg()->workers && now >= M.w[i].respawn_at)
 			worker_spawn(i);
+	for (i = 0; i < M.nw; i++) {
+		struct worker *w = &M.w[i];
+
+		if (w->fd < 0 || w->job < 0 || !w->answer_by || now < w->answer_by)
+			continue;
+		log_err("event=worker-unresponsive worker=%d pid=%ld drop=%s file=%s action=kill",
+			i, (long)w->pid, M.jobs[w->job].drop->cfg->name,
+			log_q(M.jobs[w->job].name));
+		kill(w->pid, SIGKILL);   /* its socket's end is its death: worker_lost() */
+		w->answer_by = 0;
+	}
 	if (!M.opts.once && now >= M.next_recover) {
 		/* Another daemon on the same drop may have died since. */
 		struct drop *d;
@@ -1513,6 +1549,10 @@ static int poll_timeout(void)
 	for (i = 0; i < M.nw && !M.stopping; i++)
 		if (M.w[i].fd < 0 && i < cfg()->workers && M.w[i].respawn_at < next)
 			next = M.w[i].respawn_at;
+	for (i = 0; i < M.nw; i++)
+		if (M.w[i].fd >= 0 && M.w[i].job >= 0 && M.w[i].answer_by &&
+		    M.w[i].answer_by < next)
+			next = M.w[i].answer_by;
 	if (M.stopping && !M.aborting && M.stop_deadline < next)
 		next = M.stop_deadline;
 	if (!M.opts.once && !M.stopping && M.next_recover < next)
@@ -1933,8 +1973,10 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 			/* Workers ignore SIGTERM (a service manager may send
 			 * it to the whole group): SIGUSR2 is the master's. */
 			for (i = 0; i < M.nw; i++)
-				if (M.w[i].fd >= 0 && M.w[i].job >= 0)
+				if (M.w[i].fd >= 0 && M.w[i].job >= 0) {
 					kill(M.w[i].pid, SIGUSR2);
+					expect_result(i, 0);
+				}
 		}
 		if (M.nw + 3 > npf) {
 			struct pollfd *grown = realloc(pf, (size_t)(M.nw + 3) * sizeof(*pf));

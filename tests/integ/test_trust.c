@@ -769,3 +769,23 @@ Test(trust, check_config_reports_paths_others_can_change)
 	cr_assert(out && strstr(out, "warning") && strstr(out, up), "%s", out);
 	free(out);
 }
+
+/* Item 6, the other half: a command that runs as the daemon's own user
+ * (no user set: root, on a drop nobody else can write) can stop its
+ * worker; the master does not trust the worker to keep the timeout, and
+ * kills it once the result is overdue (timeout + kill_grace + 5 s). */
+Test(trust, master_kills_a_worker_that_stops_answering)
+{
+	const char *s = h_script(&env, "stop.sh", "kill -STOP $PPID\nsleep 60\n");
+	char cmd[H_PATH * 3];
+
+	snprintf(cmd, sizeof(cmd), "[\"%s\", \"{file}\"]", s);
+	h_config_simple(&env, cmd, "timeout = \"1s\"; kill_grace = \"200ms\";", "");
+	start();
+	h_drop(&env, "t.sea", "t");
+	cr_assert(h_wait_count(env.failed, "t.sea", 1, 20000), "the stopped worker froze the job");
+	cr_assert(h_wait_text(env.log, "event=worker-unresponsive", 1000));
+	h_drop(&env, "after.sea", "a");
+	cr_assert(h_wait_count(env.failed, "after.sea", 1, 20000) ||
+		  h_wait_count(env.done, "after.sea", 1, 1000), "no worker came back");
+}

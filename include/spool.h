@@ -9,7 +9,7 @@
  *   S/DROP/run.<pid>.<stamp>.<k>/lock      flock'ed while the daemon lives
  *   S/DROP/run.<pid>.<stamp>.<k>/attempts  one record per slot
  *   S/DROP/run.<pid>.<stamp>.<k>/<slot>/NAME (+ .sidecar)
- *   S/DROP/held/<tag><n>.<id>/NAME (+ .sidecar)  files set aside (parked)
+ *   S/DROP/held/<tag><n>.<time>.<run>.<k>/NAME (+ .sidecar)  files set aside
  * Directories are 0700, or 0710 with the commands' group when commands run
  * as another user (they must reach {file}, never list or change it); files
  * are the daemon's, 0640.  A job occupies slot directory <slot>.  Its record
@@ -75,7 +75,8 @@ struct spool {
 	int rec_done;        /* nothing left to recover */
 	DIR *held;           /* S/DROP/held listing while unparking, or NULL */
 	int held_done;       /* nothing left to unpark */
-	long held_since;     /* when the pass over held/ began */
+	unsigned parked;     /* files we set aside: the K of held/ names */
+	unsigned held_mark;  /* PARKED when the pass over held/ began */
 };
 
 /* Open drop DROPPATH (never through a symlink) and create our run

@@ -249,20 +249,24 @@ static int unpark_next(struct spool *sp, int slot, char *name, size_t namesz,
 			sp->held_done = 1;
 			return 0;
 		}
-		sp->held_since = (long)time(NULL);
+		sp->held_mark = sp->parked;
 	}
 	hfd = dirfd(sp->held);
 	while ((de = readdir(sp->held))) {
 		char t = de->d_name[0];
+		const char *run, *k;
 		long n, when;
 		int sfd, found;
 
-		/* <tag><n>.<when>.<run>.<k>: set aside at WHEN. */
+		/* <tag><n>.<when>.<run>.<k>: the K-th file our RUN set aside. */
 		if (sscanf(de->d_name + 1, "%ld.%ld.", &n, &when) != 2 || n < 0 ||
-		    (t != 'd' && t != 'f'))
+		    (t != 'd' && t != 'f') || !(run = strchr(strchr(de->d_name, '.') + 1, '.')) ||
+		    !(k = strrchr(de->d_name, '.')) || k <= run)
 			continue;
-		if (when >= sp->held_since)
-			continue;   /* set aside again during this pass */
+		run++;
+		if ((size_t)(k - run) == strlen(sp->inst) && !strncmp(run, sp->inst, (size_t)(k - run)) &&
+		    strtoul(k + 1, NULL, 10) >= sp->held_mark)
+			continue;   /* set aside (again) by us during this pass */
 		sfd = open_own_dir(hfd, de->d_name);
 		if (sfd < 0)
 			continue;
@@ -344,14 +348,14 @@ void spool_unpark_again(struct spool *sp)
 
 int spool_park(struct spool *sp, int slot, int n, char tag)
 {
-	static unsigned parked;
 	char from[16], to[160];
 	int hfd = spool_ckdir(sp->seafd, HELD, sp->gid), r;
 
 	if (hfd < 0)
 		return -1;
 	snprintf(from, sizeof(from), "%d", slot);
-	snprintf(to, sizeof(to), "%c%d.%ld.%s.%u", tag, n, (long)time(NULL), sp->inst, parked++);
+	snprintf(to, sizeof(to), "%c%d.%ld.%s.%u", tag, n, (long)time(NULL), sp->inst,
+		 sp->parked++);
 	/* The whole slot directory (file and sidecar) in one rename; then the
 	 * slot is free (a crash in between leaves a record whose directory is
 	 * gone: nothing to adopt). */

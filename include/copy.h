@@ -3,7 +3,7 @@
  *
  * A copy can take as long as the file is big: a move to done/ on another
  * file system, or the private copy of a claimed file that others may still
- * write.  One thread makes them, one at a time, from descriptors the master
+ * write.  Two threads make them, from descriptors the master
  * opened; the master polls copy_fd() for the answers and does the renames
  * itself.  A copy skips holes (a 20 GiB sparse file with 4 KiB of data
  * costs 4 KiB) and reserves the space of its data first, so a full disk

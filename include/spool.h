@@ -53,6 +53,10 @@ static inline int spool_rec_put(int fd, int slot, int n, char tag)
 	return -1;
 }
 
+/* S/DROP/held: files set aside (made when the spool opens: a full disk
+ * must not keep a file from being set aside). */
+#define SPOOL_HELD "held"
+
 /* The mode of every file the daemon owns or delivers. */
 #define SPOOL_FILE_MODE 0640
 
@@ -110,6 +114,7 @@ enum seal {
 	SEAL_LINKED,    /* other hard links, and the kernel lets anyone link
 			 * any file (fs.protected_hardlinks = 0): refused */
 	SEAL_NOT_REGULAR, /* a symlink (or else) swapped in during the claim */
+	SEAL_ERROR,     /* it could not be looked at (errno): try again later */
 };
 /*
  * Make the claimed file <slot>/NAME the daemon's: owner, the commands'

@@ -32,6 +32,10 @@ int trust_open_dir_walk(const char *path);
  * "mode 0777". */
 int trust_others_can_change(const struct stat *st, char *why, size_t sz);
 
+/* 1 if PATH (whose lstat is ST) has an access ACL whose mask lets named
+ * users or groups write it. */
+int trust_acl_writable(const char *path, const struct stat *st);
+
 /* 1 if some component of PATH (absolute, canonical) can be changed by
  * others, the last one included unless PARENTS_ONLY; WHY gets
  * "COMPONENT (REASON)".  0 if none, -1 if a component cannot be examined

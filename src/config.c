@@ -524,16 +524,23 @@ static int command_unsafe(struct ctx *c, const config_setting_t *s, const char *
 	char why[PATH_MAX + 64];
 	struct stat st;
 
-	if (stat(path, &st) == 0 && trust_others_can_change(&st, why, sizeof why)) {
+	char *real = realpath(path, NULL);
+	int bad = 0;
+
+	if (stat(path, &st) == 0 && (trust_others_can_change(&st, why, sizeof why) ||
+				     (real && trust_acl_writable(real, &st) &&
+				      snprintf(why, sizeof why, "an ACL") > 0))) {
 		err_at(c, s, "%s is writable by others (%s): only root or the daemon's "
 		       "user may own and write it", path, why);
-		return 1;
-	}
-	if (trust_path_unsafe(path, 1, why, sizeof why) > 0) {
+		bad = 1;
+	} else if (trust_path_unsafe(path, 1, why, sizeof why) > 0 ||
+		   /* a symlink's target, and the way to it, count too */
+		   (real && strcmp(real, path) && trust_path_unsafe(real, 1, why, sizeof why) > 0)) {
 		err_at(c, s, "%s can be replaced by others: %s is writable by them", path, why);
-		return 1;
+		bad = 1;
 	}
-	return 0;
+	free(real);
+	return bad;
 }
 
 /* 1 if CHILD is PARENT or below it (both canonical). */
@@ -1240,10 +1247,14 @@ static char *default_spool(const char *path)
 
 /* A drop others may add files to: another owner, or a group or world write
  * bit (sticky or not: a 1777 drop is open to everybody). */
-static int open_to_others(const struct stat *st, char *why, size_t sz)
+static int open_to_others(const char *path, const struct stat *st, char *why, size_t sz)
 {
 	if (trust_others_can_change(st, why, sz))
 		return 1;
+	if (trust_acl_writable(path, st)) {
+		snprintf(why, sz, "an ACL lets others write");
+		return 1;
+	}
 	if ((st->st_mode & S_IWOTH) ||
 	    ((st->st_mode & S_IWGRP) && st->st_gid != 0 && st->st_gid != getegid())) {
 		snprintf(why, sz, "mode %04o", (unsigned)(st->st_mode & 07777));
@@ -1334,7 +1345,7 @@ static void check_trust(struct ctx *c, const config_setting_t *list, struct sw_c
 		if (!m)
 			m = g;
 		if (root_cmds && stat(d->path, &st) == 0 &&
-		    (open_to_others(&st, why, sizeof why) ||
+		    (open_to_others(d->path, &st, why, sizeof why) ||
 		     trust_path_unsafe(d->path, 1, why, sizeof why) > 0))
 			err_at(c, m, "others can write %s (%s) and commands would run as root: "
 			       "set user (and group) to run them as an unprivileged user",

@@ -1,9 +1,9 @@
 /*
  * copy.c - file copies beside the event loop (see copy.h).
  *
- * The thread touches nothing of the master's but the descriptors it is
- * given and its queue; it logs nothing (the log's quoting buffers are the
- * master's).  Answers go back on a pipe as fixed-size writes, atomic below
+ * The threads (two: one big copy does not hold up every other) touch
+ * nothing of the master's but the descriptors they are given and their
+ * queue; they log nothing (the log's quoting buffers are the master's).  Answers go back on a pipe as fixed-size writes, atomic below
  * PIPE_BUF.  Workers are started by fork+exec from the master, so a second
  * thread here changes nothing for them (see watch.c for the first).
  */
@@ -20,6 +20,7 @@
 #include "spool.h"
 
 #define CHUNK (8 << 20)   /* bytes per call between two looks at the stop flag */
+#define THREADS 2         /* one big copy does not hold up every other */
 
 struct item {
 	struct copy_req r;
@@ -29,7 +30,7 @@ struct item {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t more = PTHREAD_COND_INITIALIZER;
 static struct item *head, *tail;
-static pthread_t thread;
+static pthread_t threads[THREADS];
 static int started;
 static volatile int stopping;
 static int pipefd[2] = { -1, -1 };
@@ -192,7 +193,9 @@ static void *copy_main(void *arg)
 		      errno : 0;
 		close(it->r.src);
 		if (!stopping)
-			answer(&it->r, err ? err : 0);
+			answer(&it->r, err);
+		else if (!err)
+			unlinkat(it->r.dirfd, it->r.name, 0);   /* nobody will place it */
 		free(it);
 	}
 }
@@ -209,16 +212,19 @@ static int start(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	stopping = 0;
-	e = pthread_create(&thread, NULL, copy_main, NULL);
+	for (started = 0; started < THREADS; started++) {
+		e = pthread_create(&threads[started], NULL, copy_main, NULL);
+		if (e)
+			break;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e) {
+	if (started == 0) {
 		close(pipefd[0]);
 		close(pipefd[1]);
 		pipefd[0] = pipefd[1] = -1;
 		errno = e;
 		return -1;
 	}
-	started = 1;
 	return 0;
 }
 
@@ -272,9 +278,10 @@ void copy_stop(void)
 		return;
 	pthread_mutex_lock(&lock);
 	stopping = 1;
-	pthread_cond_signal(&more);
+	pthread_cond_broadcast(&more);
 	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
+	while (started > 0)
+		pthread_join(threads[--started], NULL);
 	while ((it = head)) {
 		head = it->next;
 		close(it->r.src);
@@ -284,5 +291,4 @@ void copy_stop(void)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	pipefd[0] = pipefd[1] = -1;
-	started = 0;
 }

@@ -48,6 +48,8 @@
 #define SEAL_RETRY_MS   5000   /* a private copy that failed is tried again */
 #define SKIP_LOG_MAX    10     /* skip warnings per drop and minute; then counted */
 #define ANSWER_SLACK_MS 5000   /* past timeout + kill_grace, a silent worker is killed */
+#define COPIES_MAX      8      /* copies under way at once (each holds descriptors) */
+#define COPY_WAIT_MS    200    /* a job that must wait for one to end looks again */
 #define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
 #define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs */
 #define REFILL_BATCH    4      /* files claimed between two looks at the rest */
@@ -128,6 +130,7 @@ static struct {
 	int ahead;         /* jobs sent ahead to busy workers: queued, in effect */
 	uint32_t next_spool;
 	uint32_t copy_gen;
+	int copies;        /* under way: at most COPIES_MAX */
 	struct worker *w;
 	int nw;
 	int sigfd;
@@ -425,23 +428,46 @@ static int drop_usable(const struct drop *d)
 
 /* ---- finishing a job ------------------------------------------------ */
 
-/* The command's output for a sidecar: control characters (terminal
- * escapes, a BEL) as \xNN, lines and tabs kept.  Returns the length. */
+/* Length of the valid UTF-8 sequence at P (of at most LEN bytes) that
+ * starts with a byte >= 0x80, or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *p, size_t len)
+{
+	size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 :
+		   p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+
+	if (n == 0 || n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* The command's output for a sidecar: control characters (C0, DEL, and
+ * C1 -- raw, or encoded in UTF-8 like U+009B, a CSI) and bytes that are
+ * not UTF-8 as \xNN; text, lines and tabs kept.  Returns the length. */
 static size_t esc_output(char *dst, const char *src, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	const unsigned char *u = (const unsigned char *)src;
+	size_t o = 0, i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)src[i];
+	while (i < len) {
+		size_t n = u[i] < 0x80 ? 1 : utf8_seq(u + i, len - i), k;
+		int ctl = n == 1 ? (u[i] < 0x20 && u[i] != '\n' && u[i] != '\t') || u[i] == 0x7f :
+			  n == 0 || (n == 2 && u[i] == 0xc2 && u[i + 1] < 0xa0);
 
-		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		} else {
-			dst[o++] = (char)c;
+		if (n == 0)
+			n = 1;
+		for (k = 0; k < n; k++, i++) {
+			if (ctl) {
+				dst[o++] = '\\';
+				dst[o++] = 'x';
+				dst[o++] = hex[u[i] >> 4];
+				dst[o++] = hex[u[i] & 15];
+			} else {
+				dst[o++] = (char)u[i];
+			}
 		}
 	}
 	return o;
@@ -551,10 +577,18 @@ static void move_failed(int s, int err)
 		slot_free(s);
 		return;
 	}
-	log_err("event=move-failed drop=%s file=%s to=%s error=%s retry_ms=%d", d->cfg->name,
-		log_q(j->name), log_q(dest), log_q(strerror(err)),
-		DELIVER_RETRY_MS << (j->move_tries - 1));
-	set_due(j, J_DELIVER, (int64_t)DELIVER_RETRY_MS << (j->move_tries - 1));
+	{
+		/* 5 s, 10 s, ... (the file could not even be set aside: the
+		 * verdict could not be recorded, say), at most 5 min. */
+		int64_t delay = (int64_t)DELIVER_RETRY_MS << (j->move_tries < 7 ? j->move_tries - 1 : 6);
+
+		if (delay > 300000)
+			delay = 300000;
+		log_err("event=move-failed drop=%s file=%s to=%s error=%s retry_ms=%lld",
+			d->cfg->name, log_q(j->name), log_q(dest), log_q(strerror(err)),
+			(long long)delay);
+		set_due(j, J_DELIVER, delay);
+	}
 }
 
 /* Move job S's file across file systems: the copy is made beside the loop
@@ -590,6 +624,7 @@ static int move_by_copy(int s, int destfd)
 		errno = saved;
 		return -1;
 	}
+	M.copies++;
 	if (j->state == J_WAITING || j->state == J_DELIVER)
 		M.waiting--;
 	j->state = J_MOVING;
@@ -609,8 +644,21 @@ static void deliver(int s)
 		delivered(s, final);
 		return;
 	}
-	if (errno == EXDEV && move_by_copy(s, destfd) == 0)
-		return;
+	if (errno == EXDEV) {
+		/* The copy may take long, and a stop does not wait for it:
+		 * the verdict is recorded first, so that the next start moves
+		 * the file instead of running it again. */
+		if (!j->tag && spool_mark(&d->sp, s, j->n, j->to_failed ? 'f' : 'd',
+					  j->sidecar, j->sidecar_len) == 0)
+			j->tag = j->to_failed ? 'f' : 'd';
+		if (M.copies >= COPIES_MAX) {
+			/* Each copy holds descriptors: a burst waits its turn. */
+			set_due(j, J_DELIVER, COPY_WAIT_MS);
+			return;
+		}
+		if (move_by_copy(s, destfd) == 0)
+			return;
+	}
 	move_failed(s, errno);
 }
 
@@ -658,10 +706,14 @@ static const char *type_name(mode_t m)
  */
 static int being_written(int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY |
-			O_CLOEXEC);
-	int busy = 0;
+	struct stat st;
+	int fd, busy = 0;
 
+	/* Never open what is not a file (readdir's d_type may be stale): a
+	 * device node may act on being opened. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	/* The lease, if we got one, goes with the close. */
@@ -712,6 +764,7 @@ static int seal_copy(int s, int fd)
 	r.gid = d->sp.gid;
 	if (copy_submit(&r) < 0)
 		return -1;
+	M.copies++;
 	j->state = J_COPYING;
 	return 0;
 }
@@ -762,6 +815,13 @@ static void admit(int s)
 		enqueue(s);
 		return;
 	case SEAL_COPY:
+		if (M.copies >= COPIES_MAX) {
+			/* Each copy holds descriptors: a burst waits its turn. */
+			close(fd);
+			j->reseal = 1;
+			set_due(j, J_WAITING, COPY_WAIT_MS);
+			return;
+		}
 		log_debug("event=copying drop=%s file=%s links=%d", d->cfg->name,
 			  log_q(j->name), links);
 		if (seal_copy(s, fd) < 0) {
@@ -774,6 +834,14 @@ static void admit(int s)
 		return;
 	case SEAL_LINKED:
 		refuse_link(s, links);
+		return;
+	case SEAL_ERROR:
+		/* Not a verdict on the file (out of descriptors, say): it
+		 * stays in the spool and is looked at again. */
+		log_err("event=seal-failed drop=%s file=%s error=%s retry_ms=%d", d->cfg->name,
+			log_q(j->name), log_q(strerror(errno)), SEAL_RETRY_MS);
+		j->reseal = 1;
+		set_due(j, J_WAITING, SEAL_RETRY_MS);
 		return;
 	case SEAL_NOT_REGULAR:
 		/* Swapped for something else (a symlink, say) between the
@@ -802,6 +870,7 @@ static void on_copied(const struct copy_done *c)
 	d = j->drop;
 	if (j->gen != c->gen || (j->state != J_COPYING && j->state != J_MOVING))
 		return;
+	M.copies--;
 	if (j->state == J_COPYING) {
 		if (!err && spool_sealed(&d->sp, s, j->name) == 0) {
 			enqueue(s);
@@ -1652,6 +1721,15 @@ static void reload(void)
 		free(errs);
 		return;
 	}
+	if (nc->run_uid != cfg()->run_uid || nc->run_gid != cfg()->run_gid) {
+		/* Running workers, spools made for the commands' group: a new
+		 * user or group takes a restart. */
+		log_err("event=reload-failed error=%s", log_q("user or group changed: restart the "
+							      "daemon to apply it"));
+		log_err("event=reload-failed file=%s keeping=old-config", log_q(cfg()->file));
+		cnf_free(nc);
+		return;
+	}
 	ref = calloc(1, sizeof(*ref));
 	if (!ref || grow_jobs(2 * nc->queue_size + nc->workers) < 0) {
 		log_err("event=reload-failed error=out-of-memory");
@@ -2033,8 +2111,11 @@ out:
 	while (M.drops)
 		drop_destroy(M.drops);
 	for (i = 0; i < M.cap; i++) {
-		if (M.jobs[i].state == J_MOVING && M.jobs[i].destfd >= 0)
+		if (M.jobs[i].state == J_MOVING && M.jobs[i].destfd >= 0) {
+			/* Made or not, never placed: the next start moves it. */
+			unlinkat(M.jobs[i].destfd, M.jobs[i].tmp, 0);
 			close(M.jobs[i].destfd);
+		}
 		free(M.jobs[i].name);
 		free(M.jobs[i].sidecar);
 	}

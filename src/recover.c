@@ -25,8 +25,6 @@
 #include "log.h"
 #include "spool.h"
 
-#define HELD "held"
-
 static void closefd(int *fd)
 {
 	if (*fd >= 0)
@@ -242,7 +240,7 @@ static int unpark_next(struct spool *sp, int slot, char *name, size_t namesz,
 	if (sp->held_done)
 		return 0;
 	if (!sp->held) {
-		hfd = open_own_dir(sp->seafd, HELD);
+		hfd = open_own_dir(sp->seafd, SPOOL_HELD);
 		if (hfd < 0 || !(sp->held = fdopendir(hfd))) {
 			if (hfd >= 0)
 				close(hfd);
@@ -349,7 +347,7 @@ void spool_unpark_again(struct spool *sp)
 int spool_park(struct spool *sp, int slot, int n, char tag)
 {
 	char from[16], to[160];
-	int hfd = spool_ckdir(sp->seafd, HELD, sp->gid), r;
+	int hfd = spool_ckdir(sp->seafd, SPOOL_HELD, sp->gid), r;
 
 	if (hfd < 0)
 		return -1;
@@ -418,6 +416,7 @@ int spool_migrate_legacy(struct spool *sp)
 	dfd = openat(top, sp->drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	d = dfd >= 0 ? list_dir(dfd) : NULL;
 	while (d && (de = readdir(d))) {
+		struct stat st;
 		int rfd, lfd;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -427,8 +426,11 @@ int spool_migrate_legacy(struct spool *sp)
 			unlinkat(dfd, de->d_name, 0);
 			continue;
 		}
-		/* A live daemon of an older version still works there. */
-		lfd = openat(rfd, "lock", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		/* A live daemon of an older version still works there.  Only a
+		 * regular file is opened (a device node may act on an open). */
+		lfd = fstatat(rfd, "lock", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) ?
+		      openat(rfd, "lock", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+			     O_CLOEXEC) : -1;
 		if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0) {
 			close(lfd);
 			close(rfd);

@@ -154,6 +154,10 @@ int spool_open(struct spool *sp, const char *droppath, const char *spoolpath,
 	if (sp->seafd < 0)
 		goto fail;
 	closefd(&top);
+	top = spool_ckdir(sp->seafd, SPOOL_HELD, gid);
+	if (top < 0)
+		goto fail;
+	closefd(&top);
 	if (same_mount(sp->dropfd, sp->seafd) < 0)
 		goto fail;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -321,13 +325,21 @@ enum seal spool_seal(struct spool *sp, int slot, const char *name, int *fdp, int
 	*nlink = 1;
 	snprintf(p, sizeof(p), "%d/%s", slot, name);
 	/* Look before opening: a device node or FIFO swapped in during the
-	 * claim must not even be opened. */
-	if (fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+	 * claim must not even be opened.  A failure to look is no verdict on
+	 * the file (SEAL_ERROR: it stays, and is looked at again). */
+	if (fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return SEAL_ERROR;
+	if (!S_ISREG(st.st_mode))
 		return SEAL_NOT_REGULAR;
 	fd = openat(sp->workfd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
+		return errno == ELOOP || errno == ENXIO ? SEAL_NOT_REGULAR : SEAL_ERROR;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return SEAL_ERROR;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
 		return SEAL_NOT_REGULAR;
 	}
 	*nlink = (int)st.st_nlink;
@@ -342,11 +354,14 @@ enum seal spool_seal(struct spool *sp, int slot, const char *name, int *fdp, int
 	}
 	/* Take it over: fchown clears setuid/setgid, fchmod the rest.  Then
 	 * the uploader can no longer open it (nor, with it, reach it through
-	 * /proc/PID/fd). */
-	if ((st.st_uid != my_uid() || st.st_gid != g) && fchown(fd, my_uid(), g) < 0)
+	 * /proc/PID/fd).  Until the fchown the owner could still change the
+	 * mode we looked at: after a change of owner, fchmod always. */
+	if (st.st_uid != my_uid() || st.st_gid != g) {
+		if (fchown(fd, my_uid(), g) < 0 || fchmod(fd, SPOOL_FILE_MODE) < 0)
+			goto copy;
+	} else if ((st.st_mode & 07777) != SPOOL_FILE_MODE && fchmod(fd, SPOOL_FILE_MODE) < 0) {
 		goto copy;
-	if ((st.st_mode & 07777) != SPOOL_FILE_MODE && fchmod(fd, SPOOL_FILE_MODE) < 0)
-		goto copy;
+	}
 	/* A descriptor opened for writing before that stays valid: the
 	 * kernel refuses a read lease while one exists (EAGAIN).  Where
 	 * leases cannot be had, we cannot tell: copy. */

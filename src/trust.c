@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef SYS_openat2
@@ -125,6 +126,14 @@ int trust_others_can_change(const struct stat *st, char *why, size_t sz)
 	return 0;
 }
 
+int trust_acl_writable(const char *path, const struct stat *st)
+{
+	/* With an access ACL, the group bits are its mask: named users and
+	 * groups may write whenever the mask lets them. */
+	return (st->st_mode & S_IWGRP) && !S_ISLNK(st->st_mode) &&
+	       lgetxattr(path, "system.posix_acl_access", NULL, 0) > 0;
+}
+
 int trust_path_unsafe(const char *path, int parents_only, char *why, size_t sz)
 {
 	char prefix[PATH_MAX], reason[64];
@@ -161,6 +170,11 @@ int trust_path_unsafe(const char *path, int parents_only, char *why, size_t sz)
 		}
 		if (trust_others_can_change(&st, reason, sizeof(reason))) {
 			snprintf(why, sz, "%s (%s)", prefix, reason);
+			return 1;
+		}
+		if (!(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX)) &&
+		    trust_acl_writable(prefix, &st)) {
+			snprintf(why, sz, "%s (an ACL lets others write)", prefix);
 			return 1;
 		}
 	}
@@ -207,6 +221,13 @@ int tdir_fd(struct tdir *d, int64_t now)
 	/* The path names something else now: follow a directory put there,
 	 * never a symlink. */
 	fd = trust_open_dir(d->path);
+	if (fd >= 0 && fstat(fd, &st) == 0 && trust_others_can_change(&st, NULL, 0)) {
+		/* Made by someone else (who owns the parent): not ours to
+		 * fill.  (errno for the log line.) */
+		close(fd);
+		fd = -1;
+		errno = EPERM;
+	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (!d->warned)
 			log_warn("event=dir-refused path=%s error=%s action=keep-old",

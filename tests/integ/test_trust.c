@@ -671,7 +671,8 @@ static int loose_one(const char *p, const struct stat *st, int flag, struct FTW 
 Test(trust, spool_and_sidecars_are_private_and_output_escaped)
 {
 	const char *s = h_script(&env, "slow.sh",
-		"case \"$1\" in *bad.sea) printf '\\033[2Jpwned\\007\\n'; exit 3;; esac\n"
+		"case \"$1\" in *bad.sea) printf '\\033[2Jpwned\\007 \\302\\233 \\233 caf\\303\\251\\n';"
+		" exit 3;; esac\n"
 		"sleep 2\nexit 0\n");
 	const char *spools[] = { h_fmt("%s/.seawatch", env.drop), h_fmt("%s/.seawatch", env.root) };
 	struct stat st;
@@ -696,6 +697,9 @@ Test(trust, spool_and_sidecars_are_private_and_output_escaped)
 	cr_assert(strstr(side, "pwned"));
 	cr_assert_null(strchr(side, '\033'), "a raw escape in the sidecar");
 	cr_assert_null(strchr(side, '\007'), "a raw BEL in the sidecar");
+	cr_assert_null(strstr(side, "\302\233"), "a CSI (U+009B) in the sidecar");
+	cr_assert_null(strchr(side, '\233'), "a raw C1 byte in the sidecar");
+	cr_assert(strstr(side, "caf\303\251"), "UTF-8 text was mangled:\n%s", side);
 	free(side);
 	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
 }
@@ -788,4 +792,143 @@ Test(trust, master_kills_a_worker_that_stops_answering)
 	h_drop(&env, "after.sea", "a");
 	cr_assert(h_wait_count(env.failed, "after.sea", 1, 20000) ||
 		  h_wait_count(env.done, "after.sea", 1, 1000), "no worker came back");
+}
+
+
+/* The uploader keeps an O_PATH descriptor and flips the file's mode between
+ * 0640 and 0666 while the daemon takes it over: the mode looked at before
+ * the fchown could be 0640, the fchmod skipped, and the file left 0666 --
+ * reopened for writing (through /proc/self/fd) after the verdict. */
+static void chmod_racer(const char *drop)
+{
+	static int dfd = -1, n;
+	char name[32], proc[64];
+	pid_t flipper;
+	int f, p, i;
+
+	if (dfd < 0 && (dfd = open(drop, O_RDONLY | O_DIRECTORY)) < 0)
+		_exit(1);
+	if (n >= 200) {
+		pause();
+		return;
+	}
+	f = openat(dfd, ".r", O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	if (f < 0 || write(f, "good\n", 5) != 5 || close(f) != 0)
+		_exit(1);
+	p = openat(dfd, ".r", O_PATH);
+	snprintf(name, sizeof(name), "r%d.sea", n++);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", p);
+	if (p < 0)
+		_exit(1);
+	/* A child flips the mode from before the file is renamed in until
+	 * the daemon has taken it over. */
+	flipper = fork();
+	if (flipper == 0) {
+		for (i = 0; i < 2000000; i++)
+			if (chmod(proc, i & 1 ? 0640 : 0666) < 0)
+				break;   /* taken over */
+		_exit(0);
+	}
+	if (flipper < 0 || renameat(dfd, ".r", dfd, name) != 0)
+		_exit(1);
+	waitpid(flipper, NULL, 0);
+	f = open(proc, O_WRONLY | O_APPEND);
+	if (f >= 0) {
+		if (write(f, "EVIL\n", 5) != 5)
+			_exit(1);
+		close(f);
+	}
+	close(p);
+}
+
+Test(trust, a_mode_flipped_during_the_take_over_is_set_anyway)
+{
+	const char *s = h_script(&env, "ok.sh", "exit 0\n");
+	pid_t a;
+	struct dirent *de;
+	DIR *d;
+
+	give(env.drop);
+	config(s, "", "");
+	start();
+	a = as_loop(chmod_racer, env.drop);
+	cr_assert(h_wait_count(env.done, ".sea", 200, 60000), "%d of 200 done",
+		  h_count(env.done, ".sea"));
+	stop_loop(a);
+	cr_assert_eq(files_holding(env.done, "EVIL"), 0, "a file in done/ was rewritten");
+	d = opendir(env.done);
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		cr_assert_eq(fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW), 0);
+		cr_assert_eq(st.st_mode & 0027, 0, "%s: mode %04o", de->d_name,
+			     st.st_mode & 07777);
+	}
+	closedir(d);
+}
+
+/* A stop during a copy to done/ on another file system: the command had
+ * succeeded, but no verdict was recorded before the copy, and the next
+ * start failed the file as "crashed" (its last attempt); the temporary
+ * stayed in done/ for good. */
+Test(trust, a_stop_during_a_copy_keeps_the_verdict)
+{
+	const char *s = h_script(&env, "count.sh", "echo run >> \"$2/runs.$(basename \"$1\")\"\n");
+	char *runs;
+	int i, seen = 0;
+
+	h_tmpfs(&env, env.done, "size=1g,mode=0755");
+	config(s, "", "");
+	start();
+	cr_assert_eq(system(h_fmt("dd if=/dev/zero of='%s/.big' bs=1M count=600 2>/dev/null && "
+				  "mv '%s/.big' '%s/big.sea'", env.root, env.root, env.drop)), 0);
+	/* Wait for its temporary copy in done/, then stop. */
+	for (i = 0; i < 2000 && !seen; i++) {
+		DIR *d = opendir(env.done);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			if (!strncmp(de->d_name, ".seawatch-copy", 14))
+				seen = 1;
+		if (d)
+			closedir(d);
+		if (!seen)
+			nap(5);
+	}
+	cr_assert(seen, "no copy under way seen");
+	cr_assert_eq(h_stop(&env, SIGTERM, 20000), 0);
+	cr_assert_eq(h_run(&env, NULL, "-c", env.conf, "--once", NULL), 0, "not every file done");
+	cr_assert(h_exists(h_fmt("%s/big.sea", env.done)));
+	cr_assert_eq(h_count(env.failed, NULL), 0, "sent to failed/");
+	runs = h_slurp(h_fmt("%s/runs.big.sea", env.out));
+	cr_assert(runs && !strcmp(runs, "run\n"), "the command ran again: %s", runs);
+	free(runs);
+	{
+		DIR *d = opendir(env.done);
+		struct dirent *de;
+
+		while ((de = readdir(d)))
+			cr_assert(strncmp(de->d_name, ".seawatch-copy", 14), "left: %s", de->d_name);
+		closedir(d);
+	}
+}
+
+/* A reload that changes user: refused (its workers and spools are made for
+ * the old one), the old config kept. */
+Test(trust, a_reload_that_changes_user_is_refused)
+{
+	const char *s = h_script(&env, "ok.sh", "exit 0\n");
+	char cmd[H_PATH * 3];
+
+	config(s, "", "");
+	start();
+	snprintf(cmd, sizeof(cmd), "[\"%s\", \"{file}\", \"%s\"]", s, env.out);
+	h_config_simple(&env, cmd, "", "user = \"daemon\";");
+	kill(env.pid, SIGHUP);
+	cr_assert(h_wait_text(env.log, "user or group changed", 10000));
+	cr_assert(h_wait_text(env.log, "keeping=old-config", 1000));
+	h_drop(&env, "r.sea", "r");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
 }

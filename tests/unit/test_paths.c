@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "trust.h"
@@ -163,4 +165,56 @@ Test(paths, tdir_follows_a_directory_never_a_symlink)
 	cr_assert_eq(d.warned, 1);
 	tdir_close(&d);
 	cr_assert_eq(d.fd, -1);
+}
+
+/* user:65534:rwx in an access ACL, written as the kernel stores it. */
+static int give_acl(const char *path)
+{
+	struct { uint16_t tag, perm; uint32_t id; } e[5] = {
+		{ 0x01, 7, (uint32_t)-1 },   /* user:: rwx */
+		{ 0x02, 7, 65534 },          /* user:65534: rwx */
+		{ 0x04, 5, (uint32_t)-1 },   /* group:: r-x */
+		{ 0x10, 7, (uint32_t)-1 },   /* mask:: rwx */
+		{ 0x20, 5, (uint32_t)-1 },   /* other:: r-x */
+	};
+	char buf[4 + sizeof e];
+	uint32_t version = 2;
+
+	memcpy(buf, &version, 4);
+	memcpy(buf + 4, e, sizeof e);
+	return setxattr(path, "system.posix_acl_access", buf, sizeof buf, 0);
+}
+
+/* Mode bits that look closed (root:root, group write for root's group)
+ * while an ACL lets another user write. */
+Test(paths, an_acl_that_lets_others_write_counts)
+{
+	char why[PATH_MAX + 64];
+	struct stat st;
+
+	if (give_acl(at("a")) < 0)
+		cr_skip("no ACLs here: %s", strerror(errno));
+	cr_assert_eq(lstat(at("a"), &st), 0);
+	cr_assert_eq(trust_others_can_change(&st, NULL, 0), 0, "the mode bits alone say no");
+	cr_assert_eq(trust_acl_writable(at("a"), &st), 1);
+	cr_assert_eq(trust_path_unsafe(at("a/b"), 0, why, sizeof why), 1);
+	cr_assert(strstr(why, "ACL"), "%s", why);
+}
+
+/* A directory that someone else made in place of done/ is not followed. */
+Test(paths, tdir_does_not_follow_a_directory_others_made)
+{
+	struct tdir d;
+	struct stat a, b;
+
+	if (geteuid() != 0)
+		cr_skip("needs root (chown)");
+	cr_assert_eq(tdir_open(&d, at("a/b")), 0);
+	cr_assert_eq(fstat(d.fd, &a), 0);
+	cr_assert_eq(rename(at("a/b"), at("a/b.1")), 0);
+	cr_assert_eq(mkdir(at("a/b"), 0755), 0);
+	cr_assert_eq(chown(at("a/b"), 65534, 65534), 0);
+	cr_assert_eq(fstat(tdir_fd(&d, d.checked_ms + 1000), &b), 0);
+	cr_assert_eq(a.st_ino, b.st_ino, "followed into a directory of uid 65534");
+	tdir_close(&d);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -490,5 +491,34 @@ Test(spool, legacy_spool_in_the_drop_is_emptied_safely, .init = mk, .fini = rm)
 	cr_assert_eq(access(p, F_OK), -1, "a symlink was moved in");
 	snprintf(p, sizeof(p), "%s/.seawatch", drop);
 	cr_assert_eq(access(p, F_OK), -1, "the old spool is still there");
+	spool_close(&sp);
+}
+
+/* A file that cannot even be looked at (no descriptor left) is no verdict
+ * on the file: SEAL_ERROR, and the file stays where it is. */
+Test(spool, seal_that_cannot_look_keeps_the_file, .init = mk, .fini = rm)
+{
+	struct spool sp;
+	struct rlimit rl, saved;
+	char path[PATH_MAX];
+	int fd, links, spare[64], n = 0;
+
+	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
+	put(drop, "e.sea", "e");
+	cr_assert_eq(spool_claim(&sp, "e.sea", 1), 0);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	saved = rl;
+	/* Every descriptor taken. */
+	rl.rlim_cur = (rlim_t)(spare[n++] = dup(0)) + 1;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (n < 64 && (spare[n] = dup(0)) >= 0)
+		n++;
+	cr_assert_eq(spool_seal(&sp, 1, "e.sea", &fd, &links), SEAL_ERROR);
+	while (n > 0)
+		close(spare[--n]);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	cr_assert_eq(spool_path(&sp, 1, "e.sea", path, sizeof(path)), 0);
+	cr_assert_eq(access(path, F_OK), 0, "the file was lost");
+	cr_assert_eq(seal(&sp, 1, "e.sea"), SEAL_OK);
 	spool_close(&sp);
 }

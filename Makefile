@@ -7,7 +7,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 BUILD      ?= build
-VERSION    := 0.1.0
+VERSION    := 0.2.0
 
 CC      ?= gcc
 PKGS     = libconfig
@@ -43,7 +43,7 @@ CRIT_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 
 all: $(DAEMON) $(WORKER)
 
-$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) Makefile | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(DAEMON): $(CORE_OBJ) $(BUILD)/main.o

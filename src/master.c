@@ -782,6 +782,9 @@ static void refuse_link(int s, int links)
 
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* The link goes first, the sidecar and the log line last: whoever
+	 * reacts to them finds the drop's file gone. */
+	spool_discard(&d->sp, s, j->name);
 	n = asprintf(&text, "file=%s\ndrop=%s\nattempts=0\nstatus=refused:hard-link\n"
 		     "time=%s\nwhy: it has %d hard links and fs.protected_hardlinks is off, so "
 		     "another name of it could be any file of the system; it was not taken (its "
@@ -793,7 +796,6 @@ static void refuse_link(int s, int links)
 	free(text);
 	log_warn("event=refused drop=%s file=%s reason=hard-link links=%d", d->cfg->name,
 		 log_q(j->name), links);
-	spool_discard(&d->sp, s, j->name);
 	M.c.failed++;
 	M.any_failed = 1;
 	slot_free(s);

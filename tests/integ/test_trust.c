@@ -551,6 +551,10 @@ Test(trust, undeliverable_files_do_not_starve_the_others)
 	kill(env.pid, SIGHUP);
 	cr_assert(h_wait_count(env.done, ".sea", 8, 20000), "%d of 8 delivered after the reload",
 		  h_count(env.done, ".sea"));
+	/* The outcome line follows the file. */
+	for (i = 1; i <= 3; i++)
+		cr_assert(h_wait_text(env.log, h_fmt("file=big%d.sea attempt=1 status=recorded", i),
+				      5000), "big%d.sea: no outcome line", i);
 	cr_assert_eq(h_count_text(env.log, "event=done drop=d file=big1.sea attempt=1"), 1);
 }
 
@@ -566,6 +570,8 @@ Test(trust, command_cannot_stop_its_worker)
 	start();
 	h_drop(&env, "t.sea", "t");
 	cr_assert(h_wait_count(env.failed, "t.sea", 1, 15000), "the timeout never fired");
+	/* The sidecar follows the file. */
+	cr_assert(h_wait_count(env.failed, "t.sea.error", 1, 5000));
 	cr_assert(holds(h_fmt("%s/t.sea.error", env.failed), "status=timeout"));
 }
 

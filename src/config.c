@@ -19,6 +19,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -41,6 +42,8 @@
 #define MAX_ARGS      64
 #define MAX_ARG_BYTES 4096
 #define MAX_NO_RETRY  64
+#define MAX_CONFIG_BYTES (1 << 20)
+#define MAX_INCLUDE_DEPTH 10
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -1420,34 +1423,111 @@ static char *dir_of(const char *file)
 	return strndup(file, (size_t)(slash - file));
 }
 
-/* Open FILE for libconfig, or report why not.  A directory is refused
- * here: libconfig 1.5's scanner calls exit() on a read error. */
-static FILE *open_config(struct ctx *c)
+/*
+ * The text of a config file PATH (or of a file it @includes, at FROM:LINE),
+ * malloc'd, or NULL after the problem is reported.  Only a regular file of
+ * at most MAX_CONFIG_BYTES that others cannot write: a FIFO would block the
+ * daemon (at start, or on SIGHUP, stalling the loop), and libconfig's
+ * scanner takes time quadratic in a token's length (one 10 MB line: ~50 s).
+ */
+static char *read_checked(struct ctx *c, const char *path, const char *from, int line)
 {
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	const char *what = from ? "@include" : NULL;
+	char why[64], *buf = NULL;
+	size_t len = 0;
 	struct stat st;
-	FILE *fp = fopen(c->file, "r");
+	ssize_t r;
 
-	if (!fp) {
-		err_add(c, c->file, -1, NULL, "cannot open: %s", strerror(errno));
+	if (!from)
+		from = path;
+	if (fd < 0) {
+		err_add(c, from, line, what, "%s%scannot open: %s", from != path ? path : "",
+			from != path ? ": " : "", strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		err_add(c, c->file, -1, NULL, "cannot open: %s", strerror(EISDIR));
-		fclose(fp);
-		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err_add(c, from, line, what, "%s%s%s", from != path ? path : "",
+			from != path ? ": " : "", S_ISDIR(st.st_mode) ?
+			"cannot open: Is a directory" : "not a regular file");
+		goto out;
 	}
-	{
-		/* Whoever can write the config chooses the commands. */
-		char why[64];
-
-		if (trust_others_can_change(&st, why, sizeof why)) {
-			err_add(c, c->file, -1, NULL, "writable by others (%s): only root or "
-				"the daemon's user may own and write it", why);
-			fclose(fp);
-			return NULL;
+	if (st.st_size > MAX_CONFIG_BYTES) {
+		err_add(c, from, line, what, "%s%slarger than %d bytes (%lld)",
+			from != path ? path : "", from != path ? ": " : "", MAX_CONFIG_BYTES,
+			(long long)st.st_size);
+		goto out;
+	}
+	/* Whoever can write the config chooses the commands. */
+	if (trust_others_can_change(&st, why, sizeof why)) {
+		err_add(c, from, line, what, "%s%swritable by others (%s): only root or the "
+			"daemon's user may own and write it", from != path ? path : "",
+			from != path ? ": " : "", why);
+		goto out;
+	}
+	if (!(buf = malloc(MAX_CONFIG_BYTES + 1))) {
+		c->oom = 1;
+		goto out;
+	}
+	while (len <= MAX_CONFIG_BYTES &&
+	       (r = read(fd, buf + len, MAX_CONFIG_BYTES + 1 - len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_add(c, from, line, what, "cannot read: %s", strerror(errno));
+			free(buf);
+			buf = NULL;
+			goto out;
 		}
+		len += (size_t)r;
 	}
-	return fp;
+	if (len > MAX_CONFIG_BYTES) {
+		err_add(c, from, line, what, "larger than %d bytes", MAX_CONFIG_BYTES);
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	buf[len] = '\0';
+out:
+	close(fd);
+	return buf;
+}
+
+/* The files TEXT (of PATH) @includes, checked as read_checked() does, to
+ * DEPTH: libconfig 1.5 opens them itself, with neither bound. */
+static void check_includes(struct ctx *c, const char *path, const char *text, int depth)
+{
+	int line = 1;
+
+	for (const char *p = text; *p; line++) {
+		const char *end = strchr(p, '\n'), *q = p;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (!strncmp(q, "@include", 8)) {
+			const char *open = strchr(q, '"'), *close = open ? strchr(open + 1, '"') : NULL;
+
+			if (open && close && (!end || close < end)) {
+				char *inc = strndup(open + 1, (size_t)(close - open - 1)), *t;
+
+				if (!inc) {
+					c->oom = 1;
+					return;
+				}
+				if (depth >= MAX_INCLUDE_DEPTH)
+					err_add(c, path, line, "@include", "%s: more than %d levels deep",
+						inc, MAX_INCLUDE_DEPTH);
+				else if ((t = read_checked(c, inc, path, line))) {
+					check_includes(c, inc, t, depth + 1);
+					free(t);
+				}
+				free(inc);
+			}
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
 }
 
 static void parse_root(struct ctx *c, const config_setting_t *root,
@@ -1514,7 +1594,7 @@ struct sw_config *cnf_load(const char *file, char **errs)
 	struct ctx c;
 	struct sw_config *cfg;
 	config_t lc;
-	FILE *fp;
+	char *text;
 
 	memset(&c, 0, sizeof c);
 	c.file = file;
@@ -1525,13 +1605,18 @@ struct sw_config *cnf_load(const char *file, char **errs)
 		c.oom = 1;
 		goto out;
 	}
-	fp = open_config(&c);
-	if (!fp)
+	text = read_checked(&c, file, NULL, -1);
+	if (!text)
 		goto out;
+	check_includes(&c, file, text, 0);
+	if (c.n_errs) {
+		free(text);
+		goto out;   /* not handed to libconfig: it could block */
+	}
 	config_init(&lc);
 	/* No include dir: libconfig 1.5 would prefix it to absolute
 	 * @include paths too. */
-	if (!config_read(&lc, fp)) {
+	if (!config_read_string(&lc, text)) {
 		/* The file is NULL unless the error is in an @include'd one. */
 		const char *ef = config_error_file(&lc);
 
@@ -1541,7 +1626,7 @@ struct sw_config *cnf_load(const char *file, char **errs)
 		parse_root(&c, config_root_setting(&lc), cfg);
 	}
 	config_destroy(&lc);
-	fclose(fp);
+	free(text);
 out:
 	free(c.dir);
 	if (c.oom) {

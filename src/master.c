@@ -50,6 +50,7 @@
 #define ANSWER_SLACK_MS 5000   /* past timeout + kill_grace, a silent worker is killed */
 #define COPIES_MAX      8      /* copies under way at once (each holds descriptors) */
 #define COPY_WAIT_MS    200    /* a job that must wait for one to end looks again */
+#define CLAIM_RETRY_MS  5000   /* a drop whose claim failed is scanned again */
 #define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
 #define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs */
 #define REFILL_BATCH    4      /* files claimed between two looks at the rest */
@@ -81,6 +82,7 @@ struct drop {
 	int64_t skip_window;       /* start of the minute of skip warnings */
 	int skip_logged;           /* warnings in it */
 	unsigned skip_quiet;       /* skips not warned about in it */
+	int64_t claim_retry_at;    /* a claim failed: scan again then (0: none due) */
 	struct drop *next;
 };
 
@@ -934,9 +936,21 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 	if (s < 0)
 		return 0;
 	if (spool_claim(&d->sp, name, s) < 0) {
-		if (errno != ENOENT)
+		if (errno != ENOENT && M.opts.once) {
+			/* A batch run does not wait for space: the file stays
+			 * in the drop, and the exit status says so. */
 			log_err("event=claim-failed drop=%s file=%s error=%s", d->cfg->name,
 				log_q(name), log_q(strerror(errno)));
+			M.any_failed = 1;
+		} else if (errno != ENOENT && !d->claim_retry_at) {
+			/* A full disk, say: the file stays in the drop, and the
+			 * drop is scanned again later, event or not (once a
+			 * retry is due, the same trouble is not logged again). */
+			log_err("event=claim-failed drop=%s file=%s error=%s retry_ms=%d",
+				d->cfg->name, log_q(name), log_q(strerror(errno)),
+				CLAIM_RETRY_MS);
+			d->claim_retry_at = now_ms() + CLAIM_RETRY_MS;
+		}
 		slot_free(s);
 		return 0;
 	}
@@ -964,7 +978,7 @@ static int scan_step(struct drop *d)
 		}
 		d->dirty = 0;
 	}
-	while ((de = readdir(d->scan)))
+	while ((de = readdir(d->scan)) && !d->claim_retry_at)
 		if (try_claim(d, de->d_name, de->d_type, 1))
 			return 1;
 	closedir(d->scan);
@@ -1548,6 +1562,7 @@ static void read_worker(int i)
 static void run_timers(void)
 {
 	int64_t now = now_ms(), next = INT64_MAX;
+	struct drop *d;
 	int i;
 
 	if (M.waiting > 0 && now >= M.next_due) {
@@ -1585,6 +1600,11 @@ static void run_timers(void)
 	for (i = 0; i < M.nw && !M.stopping; i++)
 		if (M.w[i].fd < 0 && i < cfg()->workers && now >= M.w[i].respawn_at)
 			worker_spawn(i);
+	for (d = M.drops; d; d = d->next)
+		if (d->claim_retry_at && now >= d->claim_retry_at) {
+			d->claim_retry_at = 0;
+			d->dirty = 1;
+		}
 	for (i = 0; i < M.nw; i++) {
 		struct worker *w = &M.w[i];
 
@@ -1598,8 +1618,6 @@ static void run_timers(void)
 	}
 	if (!M.opts.once && now >= M.next_recover) {
 		/* Another daemon on the same drop may have died since. */
-		struct drop *d;
-
 		for (d = M.drops; d; d = d->next)
 			if (drop_usable(d)) {
 				spool_recover_again(&d->sp);
@@ -1613,6 +1631,7 @@ static void run_timers(void)
 static int poll_timeout(void)
 {
 	int64_t now = now_ms(), next = INT64_MAX;
+	struct drop *d;
 	int i;
 
 	if (M.waiting > 0)
@@ -1624,6 +1643,9 @@ static int poll_timeout(void)
 		if (M.w[i].fd >= 0 && M.w[i].job >= 0 && M.w[i].answer_by &&
 		    M.w[i].answer_by < next)
 			next = M.w[i].answer_by;
+	for (d = M.drops; d; d = d->next)
+		if (d->claim_retry_at && d->claim_retry_at < next)
+			next = d->claim_retry_at;
 	if (M.stopping && !M.aborting && M.stop_deadline < next)
 		next = M.stop_deadline;
 	if (!M.opts.once && !M.stopping && M.next_recover < next)

@@ -1295,3 +1295,48 @@ Test(config, paths_others_can_change_are_warned_about, .init = setup, .fini = te
 		  "default spool: %s", cfg->drops[0].spool);
 	cnf_free(cfg);
 }
+
+/* ------------------------------------------------------------------ */
+/* Config input (issue 8, item 6)                                      */
+/* ------------------------------------------------------------------ */
+
+/* A FIFO given as the config (or @included) blocked the daemon in fopen:
+ * at start, and on SIGHUP with the loop stalled.  Refused unopened. */
+Test(config, fifo_config_is_refused_at_once, .init = setup, .fini = teardown, .timeout = 10)
+{
+	char fifo[PATH_MAX + 16], *errs = NULL, want[PATH_MAX + 64];
+
+	snprintf(fifo, sizeof fifo, "%s/fifo.conf", root);
+	cr_assert_eq(mkfifo(fifo, 0644), 0);
+	cr_assert_null(cnf_load(fifo, &errs));
+	snprintf(want, sizeof want, "%s: not a regular file\n", fifo);
+	cr_assert_str_eq(errs, want);
+	free(errs);
+	write_conf("@include \"@/fifo.conf\"\n" DROP_OK);
+	errs = load_err("@include \"@/fifo.conf\"\n" DROP_OK);
+	cr_assert(has_error(errs, conf, "1: @include", "not a regular file"), "%s", errs);
+	free(errs);
+}
+
+/* libconfig's scanner is quadratic in a token's length (one 10 MB line:
+ * ~50 s): a config, or an @included file, over 1 MiB is refused unread. */
+Test(config, huge_config_is_refused_unread, .init = setup, .fini = teardown, .timeout = 10)
+{
+	char big[PATH_MAX + 16], *errs = NULL;
+	FILE *f;
+
+	snprintf(big, sizeof big, "%s/etc/big.conf", root);
+	f = fopen(big, "w");
+	cr_assert_not_null(f);
+	fputs("# ", f);
+	for (int i = 0; i < (2 << 20); i++)
+		fputc('x', f);
+	fputs("\n", f);
+	fclose(f);
+	cr_assert_null(cnf_load(big, &errs));
+	cr_assert(errs && strstr(errs, "larger than 1048576 bytes"), "%s", errs);
+	free(errs);
+	errs = load_err("@include \"@/etc/big.conf\"\n" DROP_OK);
+	cr_assert(has_error(errs, conf, "1: @include", "larger than"), "%s", errs);
+	free(errs);
+}

@@ -1,0 +1,112 @@
+/*
+ * test_reliab.c - the faults of issue 8 that stranded, duplicated or
+ * wrongly failed files: each test reproduces one on the daemon before the
+ * fix (checked once) and passes after.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct h_env env;
+
+static void setup(void)
+{
+	h_setup(&env);
+}
+
+static void teardown(void)
+{
+	h_teardown(&env);
+}
+
+TestSuite(reliab, .init = setup, .fini = teardown, .timeout = 120);
+
+static void nap(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static const char *cmd(const char *script)
+{
+	static char buf[H_PATH * 3];
+
+	snprintf(buf, sizeof(buf), "[\"%s\", \"{file}\", \"%s\"]", script, env.out);
+	return buf;
+}
+
+static void start(void)
+{
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000), "daemon not ready");
+}
+
+/* Item 6: a FIFO put in place of the config blocked the daemon in fopen()
+ * on SIGHUP, with the loop stalled: files stopped flowing, and SIGTERM
+ * went unheard.  Now the reload fails at once and nothing else waits. */
+Test(reliab, reload_of_a_fifo_config_stalls_nothing)
+{
+	const char *s = h_script(&env, "ok.sh", "exit 0\n");
+
+	h_config_simple(&env, cmd(s), "", "");
+	start();
+	cr_assert_eq(unlink(env.conf), 0);
+	cr_assert_eq(mkfifo(env.conf, 0644), 0);
+	kill(env.pid, SIGHUP);
+	cr_assert(h_wait_text(env.log, "not a regular file", 5000), "the reload hung");
+	h_drop(&env, "a.sea", "a");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000), "the loop is stalled");
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 1: a claim that failed for want of space (the slot directory could
+ * not be made) was never tried again: the file stayed in the drop until
+ * some unrelated rescan.  Now the drop is scanned again after 5 s. */
+Test(reliab, a_claim_that_failed_is_tried_again)
+{
+	const char *s = h_script(&env, "ok.sh", "exit 0\n");
+	char fs[H_PATH + 8], drop[H_PATH * 2], fill[H_PATH * 3];
+	int i, n = 0;
+
+	snprintf(fs, sizeof(fs), "%s/fs", env.root);
+	if (geteuid() != 0)
+		cr_skip("needs root (mount)");
+	/* The drop and its spool on a file system with few inodes. */
+	h_tmpfs(&env, fs, "size=16m,nr_inodes=40,mode=0755");
+	snprintf(drop, sizeof(drop), "%s/in", fs);
+	cr_assert_eq(mkdir(drop, 0755), 0);
+	cr_assert_eq(mkdir(h_fmt("%s/stage", fs), 0755), 0);
+	h_write(h_fmt("%s/stage/late.sea", fs), "late", 0644);
+	snprintf(env.drop, sizeof(env.drop), "%.*s", (int)sizeof(env.drop) - 1, drop);
+	h_config_simple(&env, cmd(s), "", "");
+	start();
+	/* Every inode taken: the claim's slot directory cannot be made. */
+	snprintf(fill, sizeof(fill), "%s/stage/fill", fs);
+	for (i = 0; i < 100; i++) {
+		int fd = open(h_fmt("%s%d", fill, i), O_WRONLY | O_CREAT, 0644);
+
+		if (fd < 0)
+			break;
+		close(fd);
+		n++;
+	}
+	cr_assert_eq(errno, ENOSPC, "the file system did not fill up (%d files)", n);
+	cr_assert_eq(rename(h_fmt("%s/stage/late.sea", fs), h_fmt("%s/late.sea", drop)), 0);
+	cr_assert(h_wait_text(env.log, "event=claim-failed", 10000), "the claim did not fail");
+	while (n > 0)
+		unlink(h_fmt("%s%d", fill, --n));
+	cr_assert(h_wait_count(env.done, "late.sea", 1, 15000),
+		  "the file waits in the drop for an unrelated event");
+	nap(10);
+}

@@ -52,7 +52,8 @@
 #define COPY_WAIT_MS    200    /* a job that must wait for one to end looks again */
 #define CLAIM_RETRY_MS  5000   /* a drop whose claim failed is scanned again */
 #define OUT_LOG_MAX     4096   /* bytes of a job's output that reach the log */
-#define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs */
+#define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs (and what
+				* was set aside); $SEAWATCH_RECOVER_MS for tests */
 #define REFILL_BATCH    4      /* files claimed between two looks at the rest */
 #define WATCH_BATCH     8      /* watcher messages read between two looks */
 
@@ -144,6 +145,7 @@ static struct {
 	int64_t stop_deadline;
 	int64_t next_due;
 	int64_t next_recover;  /* look again for runs of daemons that died */
+	int64_t recover_every;
 	int any_failed;
 	uint64_t rng;
 	char env_path[4200], env_home[1100], env_lang[300];
@@ -572,7 +574,7 @@ static void move_failed(int s, int err)
 	    spool_park(&d->sp, s, j->n, j->tag) == 0) {
 		log_err("event=move-failed drop=%s file=%s to=%s error=%s action=set-aside "
 			"retry_ms=%d", d->cfg->name, log_q(j->name), log_q(dest),
-			log_q(strerror(err)), RECOVER_EVERY_MS);
+			log_q(strerror(err)), (int)M.recover_every);
 		M.c.parked++;
 		if (M.opts.once)
 			M.any_failed = 1;
@@ -1624,7 +1626,7 @@ static void run_timers(void)
 				/* Space may have been freed for what was set aside. */
 				spool_unpark_again(&d->sp);
 			}
-		M.next_recover = now + RECOVER_EVERY_MS;
+		M.next_recover = now + M.recover_every;
 	}
 }
 
@@ -2005,7 +2007,13 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 	M.opts = *opts;
 	M.free_head = -1;
 	M.next_due = INT64_MAX;
-	M.next_recover = now_ms() + RECOVER_EVERY_MS;
+	{
+		const char *e = getenv("SEAWATCH_RECOVER_MS");
+		long v = e ? strtol(e, NULL, 10) : 0;
+
+		M.recover_every = v >= 100 && v <= 3600000 ? v : RECOVER_EVERY_MS;
+	}
+	M.next_recover = now_ms() + M.recover_every;
 	M.rng = (uint64_t)now_ms() * 6364136223846793005ULL ^ (uint64_t)getpid();
 	M.cur = calloc(1, sizeof(*M.cur));
 	if (!M.cur)

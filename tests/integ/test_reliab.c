@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,4 +110,64 @@ Test(reliab, a_claim_that_failed_is_tried_again)
 	cr_assert(h_wait_count(env.done, "late.sea", 1, 15000),
 		  "the file waits in the drop for an unrelated event");
 	nap(10);
+}
+
+/* Item 3: the drop renamed away while its files were queued: their {file}
+ * was built from the drop's path, which no longer led to them, and good
+ * files ran out of retries into failed/.  {file} is now in the spool,
+ * outside the drop: renaming the drop changes nothing for them. */
+Test(reliab, queued_files_of_a_lost_drop_do_not_fail)
+{
+	const char *s = h_script(&env, "read.sh", "cat \"$1\" > /dev/null || exit 2\nsleep 0.05\n");
+	char away[H_PATH * 2];
+	int i;
+
+	h_config_simple(&env, cmd(s), "retries = 1; backoff = \"100ms\";", "");
+	start();
+	for (i = 0; i < 60; i++)
+		h_drop(&env, h_fmt("g%02d.sea", i), "good");
+	nap(300);
+	snprintf(away, sizeof(away), "%s/incoming.gone", env.root);
+	cr_assert_eq(rename(env.drop, away), 0);
+	cr_assert(h_wait_count(env.done, ".sea", 60, 30000), "%d of 60 done, %d failed",
+		  h_count(env.done, ".sea"), h_count(env.failed, ".sea"));
+	cr_assert_eq(h_count(env.failed, NULL), 0);
+}
+
+/* Item 2: "runs of a dead second daemon are adopted every 30 s" never
+ * found anything: the listing shared its offset with the start-up pass,
+ * left at the end.  Two daemons on one drop, the first killed for good
+ * with files in flight: the second adopts them on its next look
+ * ($SEAWATCH_RECOVER_MS shortens the 30 s for the test). */
+Test(reliab, a_dead_second_daemons_files_are_adopted)
+{
+	const char *slow = h_script(&env, "slow.sh", "exec sleep 60\n");
+	const char *fast = h_script(&env, "fast.sh", "exit 0\n");
+	char confb[H_PATH * 2];
+	pid_t a;
+	int i;
+
+	/* A retry left for the two that were running when it died. */
+	h_config_simple(&env, cmd(fast), "retries = 1;", "");
+	snprintf(confb, sizeof(confb), "%s/b.conf", env.root);
+	cr_assert_eq(rename(env.conf, confb), 0);
+	h_config_simple(&env, cmd(slow), "retries = 1;", "");
+	start();
+	a = env.pid;
+	for (i = 0; i < 6; i++)
+		h_drop(&env, h_fmt("f%d.sea", i), "f");
+	cr_assert(h_wait_text(env.log, "event=ready", 1000));
+	nap(500);
+	cr_assert_eq(h_count(env.drop, NULL), 0, "the first daemon did not claim them all");
+	/* The second daemon starts while the first lives: nothing to adopt. */
+	setenv("SEAWATCH_RECOVER_MS", "500", 1);
+	snprintf(env.conf, sizeof(env.conf), "%.*s", (int)sizeof(env.conf) - 1, confb);
+	env.pid = 0;
+	start();
+	unsetenv("SEAWATCH_RECOVER_MS");
+	kill(a, SIGKILL);
+	cr_assert(h_wait_gone(a, 5000));
+	waitpid(a, NULL, 0);
+	cr_assert(h_wait_count(env.done, ".sea", 6, 15000),
+		  "%d of 6 adopted from the dead daemon", h_count(env.done, ".sea"));
 }

@@ -57,6 +57,10 @@ static inline int spool_rec_put(int fd, int slot, int n, char tag)
  * must not keep a file from being set aside). */
 #define SPOOL_HELD "held"
 
+/* <slot>/.moving: a copy to done/ or failed/ under way: "TMP INO", the
+ * copy's temporary name there and, once complete, its inode. */
+#define SPOOL_MOVING ".moving"
+
 /* The mode of every file the daemon owns or delivers. */
 #define SPOOL_FILE_MODE 0640
 
@@ -153,6 +157,20 @@ void spool_tmp_name(char *buf, size_t sz);
  * slot's record.  FINAL as above.  0 or -1 (TMP is then removed). */
 int spool_deliver_copied(struct spool *sp, int slot, const char *tmp, const char *name,
 			 int destfd, char *final, size_t finalsz);
+/*
+ * A move by copy, crash-safe: before the copy, spool_move_record(TMP, 0);
+ * once it is complete, (TMP, its inode).  After a crash, what
+ * spool_move_recorded() says lets the move be finished: the temporary
+ * half-made (inode 0) is removed, a complete one is placed, and one placed
+ * already (a name of NAME's with that inode in done/) is not copied twice.
+ */
+int spool_move_record(struct spool *sp, int slot, const char *tmp, unsigned long long ino);
+/* 1 with TMP and *INO if a move of SLOT's file by copy was recorded. */
+int spool_move_recorded(struct spool *sp, int slot, char *tmp, size_t tmpsz,
+			unsigned long long *ino);
+/* SLOT's file is in done/ or failed/ already: drop the original and the
+ * record, reset the slot. */
+void spool_moved(struct spool *sp, int slot, const char *name);
 /* Record the verdict TAG ('d' done, 'f' failed) of a job whose move must
  * wait, after N attempts, with TEXT (if any) kept as <slot>/.sidecar. */
 int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,

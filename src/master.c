@@ -97,6 +97,7 @@ struct job {
 	int reseal;        /* J_WAITING: its private copy is to be made again */
 	int to_failed;     /* J_DELIVER, J_MOVING: where it goes */
 	int move_tries;    /* moves that failed */
+	int resumed;       /* adopted with a verdict: a move by copy may be half done */
 	int destfd;        /* J_MOVING: the directory its copy is made in */
 	uint32_t gen;      /* of its copy in flight (J_COPYING, J_MOVING) */
 	char tmp[48];      /* J_MOVING: the copy's temporary name */
@@ -245,6 +246,7 @@ static int slot_alloc(struct drop *d, const char *name)
 	j->sidecar = NULL;
 	j->move_tries = 0;
 	j->reseal = 0;
+	j->resumed = 0;
 	j->destfd = -1;
 	d->njobs++;
 	M.total++;
@@ -616,6 +618,14 @@ static int move_by_copy(int s, int destfd)
 	}
 	spool_tmp_name(j->tmp, sizeof(j->tmp));
 	snprintf(r.name, sizeof(r.name), "%s", j->tmp);
+	/* Its temporary name first: after a crash, the next start removes a
+	 * half-made copy instead of leaving it in done/ for good. */
+	if (spool_move_record(&d->sp, s, j->tmp, 0) < 0) {
+		close(r.src);
+		close(j->destfd);
+		j->destfd = -1;
+		return -1;
+	}
 	r.id = (uint32_t)s;
 	r.gen = j->gen = ++M.copy_gen;
 	r.dirfd = j->destfd;
@@ -635,6 +645,49 @@ static int move_by_copy(int s, int destfd)
 	return 0;
 }
 
+/*
+ * A file adopted with a verdict may have been in the middle of a move by
+ * copy when its daemon died (spool_move_record): a half-made copy is
+ * removed, a complete one placed, and one placed already is not made
+ * again.  1 if that settled it (delivered, or left to retry), 0 if the
+ * move is to be made as usual.
+ */
+static int resume_move(int s, int destfd)
+{
+	struct job *j = &M.jobs[s];
+	struct drop *d = j->drop;
+	unsigned long long ino = 0;
+	char tmp[48], cand[NAME_MAX + 1];
+	struct stat st;
+	int n;
+
+	if (!spool_move_recorded(&d->sp, s, tmp, sizeof(tmp), &ino))
+		return 0;
+	if (fstatat(destfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		if (ino && st.st_ino == ino) {
+			if (spool_deliver_copied(&d->sp, s, tmp, j->name, destfd, cand,
+						 sizeof(cand)) == 0)
+				delivered(s, cand);
+			else
+				move_failed(s, errno);
+			return 1;
+		}
+		unlinkat(destfd, tmp, 0);   /* half made */
+		return 0;
+	}
+	/* Placed already?  Under its name or a collision name of it. */
+	for (n = 0; ino && spool_alt_name(j->name, n, cand, sizeof(cand)) == 0; n++) {
+		if (fstatat(destfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			break;
+		if (st.st_ino == ino) {
+			spool_moved(&d->sp, s, j->name);
+			delivered(s, cand);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Move the job's file to done/ or failed/ (never overwriting); on failure
  * keep the job and try again later (a full disk must not lose the file). */
 static void deliver(int s)
@@ -643,6 +696,12 @@ static void deliver(int s)
 	struct drop *d = j->drop;
 	int destfd = tdir_fd(j->to_failed ? &d->failed : &d->done, now_ms());
 	char final[NAME_MAX + 1];
+
+	if (j->resumed) {
+		j->resumed = 0;
+		if (resume_move(s, destfd))
+			return;
+	}
 
 	if (spool_deliver(&d->sp, s, j->n, j->tag, j->name, destfd, final, sizeof(final)) == 0) {
 		delivered(s, final);
@@ -888,6 +947,15 @@ static void on_copied(const struct copy_done *c)
 		set_due(j, J_WAITING, SEAL_RETRY_MS);
 		return;
 	}
+	if (!err) {
+		struct stat st;
+
+		/* Complete: its inode recorded before it is placed, so that a
+		 * crash before the original goes is not a second copy. */
+		if (fstatat(j->destfd, j->tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    spool_move_record(&d->sp, s, j->tmp, (unsigned long long)st.st_ino) < 0)
+			err = errno;
+	}
 	if (!err && spool_deliver_copied(&d->sp, s, j->tmp, j->name, j->destfd, final,
 					 sizeof(final)) == 0) {
 		close(j->destfd);
@@ -1017,6 +1085,7 @@ static int recover_step(struct drop *d)
 
 		j->tag = tag;
 		j->to_failed = tag == 'f';
+		j->resumed = 1;
 		snprintf(j->status, sizeof(j->status), "recorded");
 		if (j->to_failed) {
 			j->sidecar = spool_marked_sidecar(&d->sp, s, &j->sidecar_len);

@@ -178,7 +178,7 @@ static int slot_file(int sfd, char *name, size_t namesz)
 		struct stat st;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, ".sidecar"))
+		    !strcmp(de->d_name, ".sidecar") || !strcmp(de->d_name, SPOOL_MOVING))
 			continue;
 		if (de->d_name[0] == '.' ||
 		    fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -191,8 +191,10 @@ static int slot_file(int sfd, char *name, size_t namesz)
 	}
 	if (d)
 		closedir(d);
-	if (!found)
+	if (!found) {
 		unlinkat(sfd, ".sidecar", 0);
+		unlinkat(sfd, SPOOL_MOVING, 0);
+	}
 	return found;
 }
 
@@ -221,6 +223,13 @@ static int adopt(struct spool *sp, int srcdir, const char *src, int slot,
 	if (tag == 'f') {
 		snprintf(from, sizeof(from), "%s/.sidecar", src);
 		snprintf(to, sizeof(to), "%s/.sidecar", mine);
+		renameat(srcdir, from, sp->workfd, to);
+	}
+	if (tag) {
+		/* A move by copy under way when it died: finished, not
+		 * started again (spool_move_record). */
+		snprintf(from, sizeof(from), "%s/" SPOOL_MOVING, src);
+		snprintf(to, sizeof(to), "%s/" SPOOL_MOVING, mine);
 		renameat(srcdir, from, sp->workfd, to);
 	}
 	return 0;

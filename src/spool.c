@@ -587,6 +587,12 @@ static void slot_emptied(struct spool *sp, int slot, char tag)
 		snprintf(side, sizeof(side), "%d/.sidecar", slot);
 		unlinkat(sp->workfd, side, 0);
 	}
+	if (tag) {
+		/* A move by copy may have been recorded (the verdict always
+		 * is first): not the next file's. */
+		snprintf(side, sizeof(side), "%d/" SPOOL_MOVING, slot);
+		unlinkat(sp->workfd, side, 0);
+	}
 	spool_rec_put(sp->attfd, slot, 0, 0);
 }
 
@@ -613,8 +619,6 @@ void spool_tmp_name(char *buf, size_t sz)
 int spool_deliver_copied(struct spool *sp, int slot, const char *tmp, const char *name,
 			 int destfd, char *final, size_t finalsz)
 {
-	char src[NAME_MAX + 32];
-
 	if (spool_place(destfd, tmp, destfd, name, final, finalsz) < 0) {
 		int saved = errno;
 
@@ -624,12 +628,55 @@ int spool_deliver_copied(struct spool *sp, int slot, const char *tmp, const char
 	}
 	/* The new name is durable before the original goes. */
 	fsync(destfd);
-	snprintf(src, sizeof(src), "%d/%s", slot, name);
-	if (unlinkat(sp->workfd, src, 0) < 0)
+	spool_moved(sp, slot, name);
+	return 0;
+}
+
+void spool_moved(struct spool *sp, int slot, const char *name)
+{
+	char p[NAME_MAX + 32];
+
+	snprintf(p, sizeof(p), "%d/%s", slot, name);
+	if (unlinkat(sp->workfd, p, 0) < 0)
 		log_warn("event=unlink-failed file=%s error=%s", log_q(name),
 			 log_q(strerror(errno)));
 	slot_emptied(sp, slot, 'f');
-	return 0;
+}
+
+int spool_move_record(struct spool *sp, int slot, const char *tmp, unsigned long long ino)
+{
+	char text[96], t[40], p[40];
+	int n = snprintf(text, sizeof(text), "%s %llu\n", tmp, ino);
+
+	/* Written aside and renamed over the last one: whole or absent. */
+	snprintf(t, sizeof(t), "%d/" SPOOL_MOVING ".tmp", slot);
+	snprintf(p, sizeof(p), "%d/" SPOOL_MOVING, slot);
+	unlinkat(sp->workfd, t, 0);
+	if (n < 0 || (size_t)n >= sizeof(text) || write_new(sp->workfd, t, text, (size_t)n) < 0)
+		return -1;
+	return renameat(sp->workfd, t, sp->workfd, p);
+}
+
+int spool_move_recorded(struct spool *sp, int slot, char *tmp, size_t tmpsz,
+			unsigned long long *ino)
+{
+	char p[40], text[96], fmt[32];
+	int fd;
+	ssize_t r;
+
+	snprintf(p, sizeof(p), "%d/" SPOOL_MOVING, slot);
+	fd = openat(sp->workfd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	text[r] = '\0';
+	snprintf(fmt, sizeof(fmt), "%%%zus %%llu", tmpsz - 1);
+	if (sscanf(text, fmt, tmp, ino) != 2 || strncmp(tmp, ".seawatch-copy.", 15))
+		return 0;   /* nothing we wrote: no temporary to look for */
+	return 1;
 }
 
 int spool_gone(struct spool *sp, int slot, const char *name)

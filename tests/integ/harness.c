@@ -960,3 +960,34 @@ void h_tmpfs(struct h_env *e, const char *path, const char *opts)
 	}
 	snprintf(e->mounts[e->nmounts++], H_PATH, "%s", path);
 }
+
+int h_wait_none_left(struct h_env *e, int ms)
+{
+	static char buf[64 * 1024];
+	int64_t end = now_ms() + ms;
+
+	for (;;) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		int left = 0;
+
+		while (d && (de = readdir(d))) {
+			char *endp;
+			long v = strtol(de->d_name, &endp, 10);
+			size_t n;
+
+			if (*endp || v <= 0 || (pid_t)v == getpid() || proc_dead((pid_t)v))
+				continue;
+			n = read_proc((pid_t)v, "cmdline", buf, sizeof buf);
+			if (mem_contains(buf, n, e->root))
+				left++;
+		}
+		if (d)
+			closedir(d);
+		if (!left)
+			return 1;
+		if (now_ms() >= end)
+			return 0;
+		nap_ms(10);
+	}
+}

@@ -68,6 +68,10 @@ int h_stop(struct h_env *e, int sig, int ms);
 /* Wait for PID (a child) to exit within MS: status as above, -1 timeout. */
 int h_wait_pid(pid_t pid, int ms);
 
+/* Poll until no process (but this one) has E's root in its command line:
+ * every daemon, worker and wrapper of E gone.  1 if so by MS. */
+int h_wait_none_left(struct h_env *e, int ms);
+
 /* Regular files in DIR not starting with '.', and (if SUFFIX) ending in it. */
 int h_count(const char *dir, const char *suffix);
 /* Poll (10 ms steps) until h_count(DIR, SUFFIX) >= N; 1 if reached by MS. */

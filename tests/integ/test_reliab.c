@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,4 +172,155 @@ Test(reliab, a_dead_second_daemons_files_are_adopted)
 	waitpid(a, NULL, 0);
 	cr_assert(h_wait_count(env.done, ".sea", 6, 15000),
 		  "%d of 6 adopted from the dead daemon", h_count(env.done, ".sea"));
+}
+
+/* Run the next h_start()ed daemon under PREFIX (instead of $SEAWATCH_WRAP,
+ * restored after). */
+static void start_wrapped(const char *prefix)
+{
+	char *old = getenv("SEAWATCH_WRAP") ? strdup(getenv("SEAWATCH_WRAP")) : NULL;
+
+	setenv("SEAWATCH_WRAP", prefix, 1);
+	h_start(&env, NULL);
+	if (old)
+		setenv("SEAWATCH_WRAP", old, 1);
+	else
+		unsetenv("SEAWATCH_WRAP");
+	free(old);
+	cr_assert(h_wait_ready(&env, 20000), "daemon not ready");
+}
+
+static int locks_held;
+
+static int lock_held(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	int fd;
+
+	(void)st;
+	if (flag == FTW_F && !strcmp(p + f->base, "lock") &&
+	    (fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) >= 0) {
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			locks_held++;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Poll until no run's lock (in the spool beside the drop, or in one inside
+ * it, as 0.1 kept it) is held: a killed daemon is really gone. */
+static int wait_locks_free(int ms)
+{
+	int i;
+
+	for (i = 0; i < ms / 10; i++) {
+		locks_held = 0;
+		nftw(h_fmt("%s/.seawatch", env.root), lock_held, 16, FTW_PHYS);
+		nftw(h_fmt("%s/.seawatch", env.drop), lock_held, 16, FTW_PHYS);
+		if (!locks_held)
+			return 1;
+		nap(10);
+	}
+	return 0;
+}
+
+/* The first child process of PARENT, or 0. */
+static pid_t child_of(pid_t parent)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	while (d && !found && (de = readdir(d))) {
+		char p[300], buf[512];
+		FILE *f;
+		int ppid = -1;
+
+		snprintf(p, sizeof(p), "/proc/%s/stat", de->d_name);
+		if (!(f = fopen(p, "r")))
+			continue;
+		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
+			sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid);
+		fclose(f);
+		if (ppid == parent)
+			found = (pid_t)atoi(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Any entry of DIR whose name starts with PREFIX (dot files included). */
+static int has_entry(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int hit = 0;
+
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+			hit = 1;
+	if (d)
+		closedir(d);
+	return hit;
+}
+
+/* Item 4a: killed after its copy was placed in done/ but before the
+ * original went, the daemon ran the file again at the next start, and
+ * done/ held x.sea and x.1.sea.  (strace delays the master's unlinks by
+ * 3 s: the window is hit every time.) */
+Test(reliab, a_crash_after_a_copy_is_placed_makes_no_twin)
+{
+	const char *s = h_script(&env, "count.sh", "echo run >> \"$2/runs\"\n");
+	char *runs;
+	pid_t daemon;
+
+	if (access("/usr/bin/strace", X_OK) != 0)
+		cr_skip("no strace (make deps installs it)");
+	h_tmpfs(&env, env.done, "size=64m,mode=0755");
+	h_config_simple(&env, cmd(s), "retries = 1;", "");
+	start_wrapped("strace -qq -o /dev/null -e trace=unlinkat "
+		      "-e inject=unlinkat:delay_enter=3000000");
+	h_drop(&env, "x.sea", "x");
+	cr_assert(h_wait_count(env.done, "x.sea", 1, 30000), "never placed");
+	/* The daemon first: held by strace at its unlink's entry, it dies
+	 * without making it (strace's own death would let it go on). */
+	cr_assert_gt(daemon = child_of(env.pid), 0);
+	kill(daemon, SIGKILL);
+	kill(-env.pid, SIGKILL);
+	h_wait_pid(env.pid, 5000);
+	env.pid = 0;
+	/* The daemon (strace's child) gone too: its run's lock is free. */
+	cr_assert(h_wait_none_left(&env, 5000));
+	cr_assert(wait_locks_free(5000), "a run's lock is still held");
+	cr_assert_eq(h_run(&env, NULL, "-c", env.conf, "--once", NULL), 0);
+	cr_assert_eq(h_count(env.done, NULL), 1, "done/ holds %d files", h_count(env.done, NULL));
+	cr_assert_eq(h_count(env.failed, NULL), 0, "a twin went to failed/");
+	runs = h_slurp(h_fmt("%s/runs", env.out));
+	cr_assert(runs && !strcmp(runs, "run\n"), "the command ran again: %s", runs);
+	free(runs);
+}
+
+/* Item 4b: killed in the middle of a copy to done/, the daemon left its
+ * temporary there for good. */
+Test(reliab, a_crash_during_a_copy_leaves_no_temporary)
+{
+	const char *s = h_script(&env, "ok.sh", "exit 0\n");
+	int i;
+
+	h_tmpfs(&env, env.done, "size=1g,mode=0755");
+	h_config_simple(&env, cmd(s), "retries = 1;", "");
+	start();
+	cr_assert_eq(system(h_fmt("dd if=/dev/zero of='%s/.big' bs=1M count=600 2>/dev/null && "
+				  "mv '%s/.big' '%s/big.sea'", env.root, env.root, env.drop)), 0);
+	for (i = 0; i < 2000 && !has_entry(env.done, ".seawatch-copy"); i++)
+		nap(5);
+	cr_assert(has_entry(env.done, ".seawatch-copy"), "no copy under way seen");
+	kill(-env.pid, SIGKILL);
+	h_wait_pid(env.pid, 5000);
+	env.pid = 0;
+	cr_assert(h_wait_none_left(&env, 5000));
+	cr_assert(wait_locks_free(5000), "a run's lock is still held");
+	cr_assert_eq(h_run(&env, NULL, "-c", env.conf, "--once", NULL), 0);
+	cr_assert_eq(h_count(env.done, NULL), 1);
+	cr_assert_not(has_entry(env.done, ".seawatch-copy"), "a temporary was left in done/");
 }

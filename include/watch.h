@@ -32,6 +32,10 @@ struct watch_target {
 	const char *path;
 };
 
+/* Initialise the library (its inotify descriptor: made before the many
+ * descriptors of the drops, since the library select()s on it, which stops
+ * at 1023) and the pipe.  0 or -1.  watch_start() calls it if need be. */
+int watch_init(void);
 /* Initialise the library and watch TARGETS now; -1 (errno set, *BAD = the
  * index that failed) if one cannot be watched.  Then start the thread. */
 int watch_start(const struct watch_target *targets, int n, int *bad);

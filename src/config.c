@@ -42,6 +42,7 @@
 #define MAX_ARGS      64
 #define MAX_ARG_BYTES 4096
 #define MAX_NO_RETRY  64
+#define MAX_DROPS     1024
 #define MAX_CONFIG_BYTES (1 << 20)
 #define MAX_INCLUDE_DEPTH 10
 
@@ -1377,6 +1378,12 @@ static void parse_drops(struct ctx *c, const config_setting_t *list,
 	n = config_setting_length(list);
 	if (n == 0) {
 		err_at(c, list, "must contain at least one drop");
+		return;
+	}
+	if (n > MAX_DROPS) {
+		/* Seven descriptors each, and one inotify watch: a limit said
+		 * here, not a drop silently left unwatched. */
+		err_at(c, list, "at most %d drops (got %d)", MAX_DROPS, n);
 		return;
 	}
 	if (!config_setting_is_list(list)) {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -1739,19 +1740,34 @@ static void log_counters(void)
 		 M.c.worker_restarts, queue_len(&M.q), M.running, M.waiting);
 }
 
+/* The drops to watch (not the retiring ones), malloc'd; *N their number. */
+static struct watch_target *watch_targets(int *n)
+{
+	struct watch_target *t;
+	struct drop *d;
+	int k = 0;
+
+	for (d = M.drops; d; d = d->next)
+		k++;
+	t = calloc((size_t)(k ? k : 1), sizeof(*t));
+	*n = 0;
+	for (d = M.drops; t && d; d = d->next)
+		if (!d->retiring) {
+			t[*n].id = d->id;
+			t[*n].path = d->cfg->path;
+			(*n)++;
+		}
+	return t;
+}
+
 static void publish_watches(void)
 {
-	struct watch_target t[256];
-	struct drop *d;
-	int n = 0;
+	int n;
+	struct watch_target *t = watch_targets(&n);
 
-	for (d = M.drops; d && n < 256; d = d->next)
-		if (!d->retiring) {
-			t[n].id = d->id;
-			t[n].path = d->cfg->path;
-			n++;
-		}
-	watch_set(t, n);
+	if (!t || watch_set(t, n) < 0)
+		log_err("event=watch-failed path=- error=%s", log_q(strerror(ENOMEM)));
+	free(t);
 }
 
 /* The commands' PATH, HOME and LANG: the daemon's own when they run as
@@ -2064,9 +2080,21 @@ static void shutdown_workers(void)
 		}
 }
 
+/* Room for the descriptors of many drops (seven each): the soft limit
+ * raised to the hard one. */
+static void more_descriptors(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int master_run(struct sw_config *c, const struct master_opts *opts)
 {
-	struct watch_target t[256];
+	struct watch_target *t = NULL;
 	struct pollfd *pf = NULL;
 	struct drop *d;
 	sigset_t set;
@@ -2110,6 +2138,13 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		log_err("event=start-failed error=%s", log_q(strerror(errno)));
 		return 3;
 	}
+	more_descriptors();
+	/* The inotify descriptor before the drops' own: libinotifytools waits
+	 * on it with select(), which cannot go past descriptor 1023. */
+	if (!opts->once && watch_init() < 0) {
+		log_err("event=watch-failed path=- error=%s", log_q(strerror(errno)));
+		return 3;
+	}
 	for (i = c->n_drops - 1; i >= 0; i--) {
 		d = drop_new(M.cur, &c->drops[i]);
 		if (!d || drop_open(d) < 0) {
@@ -2118,16 +2153,15 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		}
 	}
 	if (!opts->once) {
-		for (d = M.drops; d && n < 256; d = d->next, n++) {
-			t[n].id = d->id;
-			t[n].path = d->cfg->path;
-		}
-		if (watch_start(t, n, &bad) < 0) {
+		t = watch_targets(&n);
+		if (!t || watch_start(t, n, &bad) < 0) {
 			log_err("event=watch-failed path=%s error=%s",
-				bad >= 0 ? log_q(t[bad].path) : "-", log_q(strerror(errno)));
+				t && bad >= 0 ? log_q(t[bad].path) : "-", log_q(strerror(errno)));
+			free(t);
 			rc = 3;
 			goto out;
 		}
+		free(t);
 	}
 	set_workers(c->workers);
 	log_info("event=ready mode=%s drops=%d workers=%d queue_size=%d version=%s",

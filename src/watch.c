@@ -323,18 +323,27 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
+int watch_init(void)
+{
+	if (pipefd[0] >= 0)
+		return 0;
+	if (!inotifytools_initialize()) {
+		errno = inotifytools_error();
+		return -1;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
 int watch_start(const struct watch_target *t, int n, int *bad)
 {
 	int i, e;
 
 	*bad = -1;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	if (watch_init() < 0)
 		return -1;
-	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-	if (!inotifytools_initialize()) {
-		errno = inotifytools_error();
-		return -1;
-	}
 	targets = copy_targets(t, n);
 	if (!targets)
 		return -1;

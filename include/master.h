@@ -10,6 +10,7 @@
 struct master_opts {
 	int once;          /* --once: process what is there, then exit */
 	int verbose;       /* -v: debug level, whatever the config says */
+	const char *cgroup; /* --cgroup: a cgroup v2 directory for commands */
 };
 
 /* Takes ownership of CFG.  Returns the process exit status (SPEC §2). */

@@ -17,12 +17,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: seawatchd [-c FILE] [--once] [--check-config] [-v] [--version] [-h]\n"
+		"usage: seawatchd [-c FILE] [--once] [--check-config] [-v] [--cgroup DIR]\n"
+		"                 [--version] [-h]\n"
 		"  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n"
 		"      --once         process the files already in every drop, then exit\n"
 		"                     (exit 1 if any ended in failed)\n"
 		"      --check-config validate the config, print a summary, exit\n"
 		"  -v, --verbose      log at debug level\n"
+		"      --cgroup DIR   run commands in cgroups under DIR (cgroup v2), killed\n"
+		"                     whole; default: the daemon's own if delegated to it\n"
 		"      --version      print the version\n"
 		"  -h, --help         this help\n");
 }
@@ -34,12 +37,13 @@ int main(int argc, char **argv)
 		{ "once", no_argument, NULL, 'o' },
 		{ "check-config", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "cgroup", required_argument, NULL, 'g' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = DEFAULT_CONFIG;
-	struct master_opts mo = { 0, 0 };
+	struct master_opts mo = { 0, 0, NULL };
 	struct sw_config *cfg;
 	char *errs = NULL;
 	int check = 0, c;
@@ -62,6 +66,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			mo.verbose = 1;
+			break;
+		case 'g':
+			mo.cgroup = optarg;
 			break;
 		case 'V':
 			printf("seawatchd %s\n", SW_VERSION);

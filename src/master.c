@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
+#include "cgroup.h"
 #include "copy.h"
 #include "log.h"
 #include "master.h"
@@ -1143,8 +1144,8 @@ static int refill(int budget)
 static void worker_spawn(int i)
 {
 	struct worker *w = &M.w[i];
-	char uid[16] = "-1", gid[16] = "-1", idx[16];
-	char *argv[] = { "seawatchd", "--worker", uid, gid, idx, NULL };
+	char uid[16] = "-1", gid[16] = "-1", idx[16], cg[PATH_MAX];
+	char *argv[] = { "seawatchd", "--worker", uid, gid, idx, cg, NULL };
 	extern char **environ;
 	sigset_t none;
 	int sv[2];
@@ -1158,6 +1159,8 @@ static void worker_spawn(int i)
 	snprintf(idx, sizeof(idx), "%d", cfg()->cpu_affinity == SW_AFFINITY_SPREAD ? i : -1);
 	w->spawned = now_ms();
 	w->respawn_at = 0;
+	if (cg_worker_path(i, cg, sizeof(cg)) < 0)
+		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
 	sigemptyset(&none);
@@ -1262,6 +1265,9 @@ static void worker_lost(int i)
 
 	close(w->fd);
 	w->fd = -1;
+	/* Its commands die with it (PR_SET_PDEATHSIG); what they left
+	 * running outside their process group, here. */
+	cg_worker_lost(i);
 	if (!w->ready && !M.stopping && i < cfg()->workers) {
 		/* It never came up (exec failed, privileges could not be
 		 * dropped...): no job was at stake, files wait in flight. */
@@ -2139,6 +2145,22 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		return 3;
 	}
 	more_descriptors();
+	{
+		const char *why = "";
+		int on = cg_setup(opts->cgroup, &why);
+
+		if (on < 0) {
+			log_err("event=start-failed cgroup=%s error=%s", log_q(opts->cgroup),
+				log_q(why));
+			return 3;
+		}
+		if (on)
+			log_info("event=cgroups path=%s", log_q(cg_dir()));
+		else
+			log_info("event=cgroups-off reason=%s note=%s", why,
+				 log_q("commands that leave their process group are not killed; "
+				       "see --cgroup"));
+	}
 	/* The inotify descriptor before the drops' own: libinotifytools waits
 	 * on it with select(), which cannot go past descriptor 1023. */
 	if (!opts->once && watch_init() < 0) {
@@ -2238,6 +2260,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		rc = M.any_failed ? 1 : 0;
 out:
 	shutdown_workers();
+	cg_teardown();
 	if (!opts->once)
 		watch_stop();
 	/* Copies under way are dropped (their temporaries removed): their

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "log.h"
 #include "policy.h"
 #include "proto.h"
@@ -236,6 +237,10 @@ static int child_exec(void *arg)
 
 	if (pinned)
 		sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
+	/* Into its worker's cgroup, if there is one, before anything it runs
+	 * can fork: what leaves the process group stays in reach. */
+	if (cg_procs_fd() >= 0 && write(cg_procs_fd(), "0", 1) < 0)
+		goto fail;
 	setpgid(0, 0);
 	/* The command's own credentials, by the raw system calls: this child
 	 * shares the worker's memory, and glibc's wrappers would try to tell
@@ -532,6 +537,9 @@ static void run_job(const struct msg_job *j, size_t len)
 				/* The leader is a zombie, so its pid (the group
 				 * id) cannot be reused yet: clear the group. */
 				kill(-pid, SIGKILL);
+				/* And what left the group (setsid): the end
+				 * of the job is the end of all it started. */
+				cg_kill();
 				waitpid(pid, &status, 0);
 				break;
 			}
@@ -553,6 +561,7 @@ static void run_job(const struct msg_job *j, size_t len)
 			kill_at = now_ms() + j->kill_grace_ms;
 		} else if (phase == 1 && now_ms() >= kill_at) {
 			kill(-pid, SIGKILL);
+			cg_kill();
 			phase = 2;
 		}
 	}
@@ -663,6 +672,11 @@ int worker_main(int argc, char **argv)
 	if (argc >= 4) {
 		run_uid = strtol(argv[2], NULL, 10);
 		run_gid = strtol(argv[3], NULL, 10);
+	}
+	if (cg_worker_open(argc >= 6 ? argv[5] : NULL) < 0) {
+		log_err("event=cgroup-failed path=%s error=%s", log_q(argv[5]),
+			log_q(strerror(errno)));
+		return 1;
 	}
 	if (drop_privileges_for_commands() < 0)
 		return 1;

@@ -22,7 +22,7 @@
 #include "harness.h"
 
 static struct h_env env;
-static char mnt[H_PATH];    /* where cgroup2 is mounted */
+static char mnt[H_PATH / 2]; /* where cgroup2 is mounted */
 static char base[H_PATH];   /* mnt/seawatch-test.PID: the tests' subtree */
 static int moved;           /* this process was moved into a cgroup */
 
@@ -61,7 +61,7 @@ static void setup(void)
 	mnt[0] = '\0';
 	while (f && fgets(line, sizeof(line), f))
 		if (strstr(line, " - cgroup2 ") &&
-		    sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1)
+		    sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1)
 			break;
 	if (f)
 		fclose(f);

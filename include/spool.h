@@ -152,6 +152,11 @@ int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 		  int destfd, char *final, size_t finalsz);
 /* A temporary name in done/ or failed/ for a copy (".seawatch-copy.PID.K"). */
 void spool_tmp_name(char *buf, size_t sz);
+/* Remove from DIRFD (a done/ or failed/ directory) the temporaries of
+ * spool_tmp_name() that daemons no longer running left (a crash mid-copy
+ * or mid-sidecar); those of live processes stay, ours too unless OURS (at
+ * start, when a pid used again makes them look ours).  The count removed. */
+int spool_sweep_tmp(int dirfd, int ours);
 /* The copy TMP (in DESTFD, fsync'ed) of <slot>/NAME is complete: place it
  * under NAME (never overwriting), then drop the original and reset the
  * slot's record.  FINAL as above.  0 or -1 (TMP is then removed). */

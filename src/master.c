@@ -143,6 +143,7 @@ static struct {
 	int exefd;         /* our own binary, to start workers from */
 	char exepath[PATH_MAX];
 	int stopping, aborting;
+	int ready;            /* past start-up */
 	int start_failures;   /* workers in a row that died before hello */
 	int start_failed;     /* --once gave up on them: exit 3 */
 	int64_t stop_deadline;
@@ -380,6 +381,14 @@ static int drop_open(struct drop *d)
 		return -1;
 	}
 	spool_migrate_legacy(&d->sp);
+	{
+		/* What a daemon killed mid-copy or mid-sidecar left. */
+		int n = spool_sweep_tmp(d->done.fd, !M.ready) +
+			spool_sweep_tmp(d->failed.fd, !M.ready);
+
+		if (n)
+			log_info("event=temporaries-removed drop=%s count=%d", d->cfg->name, n);
+	}
 	d->open = 1;
 	d->dirty = 1;
 	d->spool_id = ++M.next_spool;
@@ -2186,6 +2195,7 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		free(t);
 	}
 	set_workers(c->workers);
+	M.ready = 1;
 	log_info("event=ready mode=%s drops=%d workers=%d queue_size=%d version=%s",
 		 opts->once ? "once" : "watch", c->n_drops, c->workers, c->queue_size,
 		 SW_VERSION);

@@ -10,8 +10,10 @@
  * claim can still bring in whatever an uploader swapped in at the last
  * moment.  Recovery of what others left is recover.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -614,6 +616,40 @@ void spool_tmp_name(char *buf, size_t sz)
 	static unsigned counter;
 
 	snprintf(buf, sz, ".seawatch-copy.%ld.%u", (long)getpid(), counter++);
+}
+
+int spool_sweep_tmp(int dirfd, int ours)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		char *end;
+		long pid;
+		struct stat st;
+
+		if (strncmp(e->d_name, ".seawatch-copy.", 15))
+			continue;
+		pid = strtol(e->d_name + 15, &end, 10);
+		if (pid <= 0 || *end != '.')
+			continue;
+		/* Ours from before (a pid used again, in a container) or a
+		 * dead daemon's; a live one's may be under way. */
+		if (pid == (long)getpid() ? !ours : kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+		    unlinkat(dirfd, e->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 int spool_deliver_copied(struct spool *sp, int slot, const char *tmp, const char *name,

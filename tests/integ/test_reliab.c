@@ -386,3 +386,32 @@ Test(reliab, three_hundred_drops)
 	cr_assert(out && strstr(out, "at most 1024 drops"), "%s", out);
 	free(out);
 }
+
+/* Item 4, the rest: a daemon killed while it wrote a sidecar (or a copy
+ * it had not yet recorded) left a .seawatch-copy.PID.K temporary in
+ * failed/ (done/) for good.  The next start removes those of processes
+ * that no longer run, and leaves those of a live one (a second daemon
+ * sharing the directory may be writing it). */
+Test(reliab, a_dead_daemons_temporaries_are_swept)
+{
+	const char *s = h_script(&env, "ok.sh", "exit 0\n");
+	pid_t dead = fork();
+	char live_name[64], dead_name[64];
+
+	cr_assert_geq(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(dead, NULL, 0), dead);
+	snprintf(dead_name, sizeof(dead_name), ".seawatch-copy.%ld.3", (long)dead);
+	snprintf(live_name, sizeof(live_name), ".seawatch-copy.%ld.0", (long)getpid());
+	h_write(h_fmt("%s/%s", env.failed, dead_name), "half a sidecar", 0640);
+	h_write(h_fmt("%s/%s", env.done, dead_name), "half a copy", 0640);
+	h_write(h_fmt("%s/%s", env.done, live_name), "a copy under way", 0640);
+	h_config_simple(&env, cmd(s), "", "");
+	start();
+	cr_assert(h_wait_text(env.log, "event=temporaries-removed drop=d count=2", 100));
+	cr_assert_not(h_exists(h_fmt("%s/%s", env.failed, dead_name)), "failed/ keeps it");
+	cr_assert_not(h_exists(h_fmt("%s/%s", env.done, dead_name)), "done/ keeps it");
+	cr_assert(h_exists(h_fmt("%s/%s", env.done, live_name)), "a live one's was removed");
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}

@@ -25,7 +25,7 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config trust log queue policy spool recover copy watch cgroup worker master
+CORE = config trust log queue policy timer job spool recover copy watch cgroup worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
 WORKER = $(BUILD)/seawatch-worker
@@ -103,7 +103,7 @@ integ: $(DAEMON) $(INTEG:%=$(BUILD)/tests/%)
 # The whole suite under AddressSanitizer + UBSan, in its own build tree.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan \
-	  EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	  EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DSW_DEBUG' \
 	  EXTRA_LDFLAGS='-fsanitize=address,undefined' CFLAGS='-O1 -g' WORKER_STATIC= all tests
 	@ASAN_OPTIONS=detect_leaks=1 sh tests/run.sh build-asan
 

@@ -34,6 +34,7 @@
 
 #include "cgroup.h"
 #include "copy.h"
+#include "job.h"
 #include "log.h"
 #include "master.h"
 #include "policy.h"
@@ -58,10 +59,6 @@
 				* was set aside); $SEAWATCH_RECOVER_MS for tests */
 #define REFILL_BATCH    4      /* files claimed between two looks at the rest */
 #define WATCH_BATCH     8      /* watcher messages read between two looks */
-
-/* J_COPYING: its private copy is being made (copy.c); J_MOVING: its copy
- * to done/ or failed/ on another file system is. */
-enum job_state { J_FREE, J_QUEUED, J_RUNNING, J_WAITING, J_DELIVER, J_COPYING, J_MOVING };
 
 struct cfgref {
 	struct sw_config *cfg;
@@ -89,28 +86,6 @@ struct drop {
 	struct drop *next;
 };
 
-struct job {
-	enum job_state state;
-	struct drop *drop;
-	char *name;
-	int n;             /* attempts started */
-	int worker;
-	int64_t due;       /* J_WAITING, J_DELIVER */
-	int reseal;        /* J_WAITING: its private copy is to be made again */
-	int to_failed;     /* J_DELIVER, J_MOVING: where it goes */
-	int move_tries;    /* moves that failed */
-	int resumed;       /* adopted with a verdict: a move by copy may be half done */
-	int destfd;        /* J_MOVING: the directory its copy is made in */
-	uint32_t gen;      /* of its copy in flight (J_COPYING, J_MOVING) */
-	char tmp[48];      /* J_MOVING: the copy's temporary name */
-	char tag;          /* verdict recorded on disk ('d'/'f'), or 0 */
-	char *sidecar;     /* J_DELIVER to failed: the text to write */
-	size_t sidecar_len;
-	char status[64];   /* of the last attempt, for the outcome line */
-	int64_t dur;
-	int next_free;
-};
-
 struct worker {
 	pid_t pid;
 	int fd;            /* -1 when not running */
@@ -129,14 +104,11 @@ static struct {
 	struct master_opts opts;
 	struct drop *drops;
 	uint32_t next_id;
-	struct job *jobs;
-	int cap, free_head;
+	struct jobs jt;    /* the slots and their states (job.c) */
+	struct timers tq;  /* the jobs' deadlines (timer.c) */
 	struct queue q;
-	int total, running, waiting;
-	int ahead;         /* jobs sent ahead to busy workers: queued, in effect */
 	uint32_t next_spool;
 	uint32_t copy_gen;
-	int copies;        /* under way: at most COPIES_MAX */
 	struct worker *w;
 	int nw;
 	int sigfd;
@@ -147,7 +119,6 @@ static struct {
 	int start_failures;   /* workers in a row that died before hello */
 	int start_failed;     /* --once gave up on them: exit 3 */
 	int64_t stop_deadline;
-	int64_t next_due;
 	int64_t next_recover;  /* look again for runs of daemons that died */
 	int64_t recover_every;
 	int any_failed;
@@ -158,6 +129,8 @@ static struct {
 			overflows, worker_restarts, recovered, parked;
 	} c;
 } M;
+
+#define JOB(s) job_at(&M.jt, (s))
 
 static int64_t now_ms(void)
 {
@@ -191,28 +164,29 @@ static void unref(struct cfgref *r)
 
 /* ---- slots ---------------------------------------------------------- */
 
+/* A move the job table forbids: a bug, said loudly (and fatal in debug
+ * builds, where the tests run under the sanitizers). */
+static void job_bug(const struct job *j, enum job_event ev)
+{
+	log_err("event=bug reason=illegal-transition slot=%d state=%s on=%s file=%s", j->slot,
+		job_state_name(j->state), job_event_name(ev), j->name ? log_q(j->name) : "-");
+}
+
 static void drop_reserve(struct drop *d);
 
 static int grow_jobs(int cap)
 {
 	struct drop *d;
-	struct job *j;
-	int i;
 
-	if (cap <= M.cap)
+	if (cap <= M.jt.cap)
 		return 0;
-	j = realloc(M.jobs, (size_t)cap * sizeof(*j));
-	if (!j)
+	if (jobs_grow(&M.jt, cap) < 0 || M.jt.cap < cap)
 		return -1;
-	M.jobs = j;
-	for (i = cap - 1; i >= M.cap; i--) {
-		memset(&j[i], 0, sizeof(j[i]));
-		j[i].next_free = M.free_head;
-		M.free_head = i;
-	}
 	if (M.q.items ? queue_resize(&M.q, cap) < 0 : queue_init(&M.q, cap) < 0)
 		return -1;
-	M.cap = cap;
+	/* Every slot may wait at once: arming a job's timer never allocates. */
+	if (timers_reserve(&M.tq, cap + 64) < 0)
+		return -1;
 	for (d = M.drops; d; d = d->next)
 		drop_reserve(d);
 	return 0;
@@ -226,53 +200,28 @@ static int capacity(void)
 /* Room to claim one more file? */
 static int room(void)
 {
-	return queue_len(&M.q) + M.ahead < cfg()->queue_size && M.total < capacity() &&
-	       M.free_head >= 0;
+	return queue_len(&M.q) + jobs_in(&M.jt, JS_AHEAD) < cfg()->queue_size &&
+	       jobs_total(&M.jt) < capacity() && M.jt.free_head >= 0;
 }
 
 static int slot_alloc(struct drop *d, const char *name)
 {
-	int s = M.free_head;
-	struct job *j;
+	int s = job_claim(&M.jt, d, name);
 
-	if (s < 0)
-		return -1;
-	j = &M.jobs[s];
-	j->name = strdup(name);
-	if (!j->name)
-		return -1;
-	M.free_head = j->next_free;
-	j->state = J_QUEUED;   /* not yet in the queue: set by the caller */
-	j->drop = d;
-	j->n = 0;
-	j->worker = -1;
-	j->sidecar = NULL;
-	j->move_tries = 0;
-	j->reseal = 0;
-	j->resumed = 0;
-	j->destfd = -1;
-	d->njobs++;
-	M.total++;
+	if (s >= 0)
+		d->njobs++;
 	return s;
 }
 
 static void drop_destroy(struct drop *d);
 static void drop_reopen(struct drop *d);
 
+/* The job is over (moved, set aside, refused, lost): its slot is free. */
 static void slot_free(int s)
 {
-	struct job *j = &M.jobs[s];
-	struct drop *d = j->drop;
+	struct drop *d = JOB(s)->drop;
 
-	if (j->state == J_WAITING || j->state == J_DELIVER)
-		M.waiting--;
-	free(j->name);
-	free(j->sidecar);
-	memset(j, 0, sizeof(*j));
-	j->state = J_FREE;
-	j->next_free = M.free_head;
-	M.free_head = s;
-	M.total--;
+	job_event(&M.jt, s, JE_RELEASE);
 	if (--d->njobs == 0 && d->retiring)
 		drop_destroy(d);
 	else if (d->njobs == 0 && d->reopen)
@@ -345,7 +294,7 @@ static void drop_destroy(struct drop *d)
  * it, recording an attempt extends the file). */
 static void drop_reserve(struct drop *d)
 {
-	if (d->open && spool_reserve(&d->sp, M.cap) < 0)
+	if (d->open && spool_reserve(&d->sp, M.jt.cap) < 0)
 		log_warn("event=reserve-failed drop=%s error=%s", d->cfg->name,
 			 log_q(strerror(errno)));
 }
@@ -524,7 +473,7 @@ static void deliver(int s);
  * and the slot is free. */
 static void delivered(int s, const char *final)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 
 	if (j->to_failed && j->sidecar &&
@@ -547,14 +496,16 @@ static void delivered(int s, const char *final)
 	slot_free(s);
 }
 
-static void set_due(struct job *j, enum job_state st, int64_t delay)
+static void job_due(void *arg);
+
+/* Job J waits DELAY ms (EV: JE_SEAL_WAIT, JE_RETRY or JE_MOVE_WAIT); then
+ * job_due().  The heap has room for every slot (grow_jobs). */
+static void set_due(struct job *j, enum job_event ev, int64_t delay)
 {
-	if (j->state != J_WAITING && j->state != J_DELIVER)
-		M.waiting++;
-	j->state = st;
-	j->due = now_ms() + delay;
-	if (j->due < M.next_due)
-		M.next_due = j->due;
+	job_event(&M.jt, j->slot, ev);
+	j->due.fn = job_due;
+	j->due.arg = j;
+	timers_arm(&M.tq, &j->due, now_ms() + delay);
 }
 
 /*
@@ -567,7 +518,7 @@ static void set_due(struct job *j, enum job_state st, int64_t delay)
  */
 static void move_failed(int s, int err)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 	const char *dest = j->to_failed ? d->cfg->failed : d->cfg->done;
 	int space = err == ENOSPC || err == EDQUOT || err == EFBIG;
@@ -604,7 +555,7 @@ static void move_failed(int s, int err)
 		log_err("event=move-failed drop=%s file=%s to=%s error=%s retry_ms=%lld",
 			d->cfg->name, log_q(j->name), log_q(dest), log_q(strerror(err)),
 			(long long)delay);
-		set_due(j, J_DELIVER, delay);
+		set_due(j, JE_MOVE_WAIT, delay);
 	}
 }
 
@@ -612,7 +563,7 @@ static void move_failed(int s, int err)
  * (copy.c), on_copied() places it.  0, or -1 with errno. */
 static int move_by_copy(int s, int destfd)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 	struct copy_req r;
 	char p[NAME_MAX + 32];
@@ -649,10 +600,7 @@ static int move_by_copy(int s, int destfd)
 		errno = saved;
 		return -1;
 	}
-	M.copies++;
-	if (j->state == J_WAITING || j->state == J_DELIVER)
-		M.waiting--;
-	j->state = J_MOVING;
+	job_event(&M.jt, s, JE_MOVE_COPY);
 	return 0;
 }
 
@@ -665,7 +613,7 @@ static int move_by_copy(int s, int destfd)
  */
 static int resume_move(int s, int destfd)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 	unsigned long long ino = 0;
 	char tmp[48], cand[NAME_MAX + 1];
@@ -703,7 +651,7 @@ static int resume_move(int s, int destfd)
  * keep the job and try again later (a full disk must not lose the file). */
 static void deliver(int s)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 	int destfd = tdir_fd(j->to_failed ? &d->failed : &d->done, now_ms());
 	char final[NAME_MAX + 1];
@@ -725,9 +673,9 @@ static void deliver(int s)
 		if (!j->tag && spool_mark(&d->sp, s, j->n, j->to_failed ? 'f' : 'd',
 					  j->sidecar, j->sidecar_len) == 0)
 			j->tag = j->to_failed ? 'f' : 'd';
-		if (M.copies >= COPIES_MAX) {
+		if (jobs_copies(&M.jt) >= COPIES_MAX) {
 			/* Each copy holds descriptors: a burst waits its turn. */
-			set_due(j, J_DELIVER, COPY_WAIT_MS);
+			set_due(j, JE_MOVE_WAIT, COPY_WAIT_MS);
 			return;
 		}
 		if (move_by_copy(s, destfd) == 0)
@@ -739,8 +687,9 @@ static void deliver(int s)
 static void finish(int s, int to_failed, const char *status, int64_t dur,
 		   const char *tail, size_t tlen)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 
+	job_event(&M.jt, s, JE_VERDICT);
 	j->to_failed = to_failed;
 	snprintf(j->status, sizeof(j->status), "%s", status);
 	j->dur = dur;
@@ -751,9 +700,10 @@ static void finish(int s, int to_failed, const char *status, int64_t dur,
 	deliver(s);
 }
 
-static void enqueue(int s)
+/* Into the queue, by EV (JE_ADMIT, JE_COPIED, JE_DUE). */
+static void enqueue(int s, enum job_event ev)
 {
-	M.jobs[s].state = J_QUEUED;
+	job_event(&M.jt, s, ev);
 	queue_push(&M.q, s);   /* the ring holds every slot: cannot be full */
 }
 
@@ -824,7 +774,7 @@ static void skip_warn(struct drop *d, const char *name, const char *why)
  * claimed file, read-only (taken).  0, or -1 (FD closed). */
 static int seal_copy(int s, int fd)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 	struct copy_req r;
 
@@ -838,8 +788,7 @@ static int seal_copy(int s, int fd)
 	r.gid = d->sp.gid;
 	if (copy_submit(&r) < 0)
 		return -1;
-	M.copies++;
-	j->state = J_COPYING;
+	job_event(&M.jt, s, JE_COPY);
 	return 0;
 }
 
@@ -847,7 +796,7 @@ static int seal_copy(int s, int fd)
  * under its other name; failed/ gets a sidecar saying why. */
 static void refuse_link(int s, int links)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 	char ts[32], *text = NULL;
 	time_t t = time(NULL);
@@ -882,20 +831,19 @@ static void refuse_link(int s, int links)
  */
 static void admit(int s)
 {
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 	int fd, links;
 
 	switch (spool_seal(&d->sp, s, j->name, &fd, &links)) {
 	case SEAL_OK:
-		enqueue(s);
+		enqueue(s, JE_ADMIT);
 		return;
 	case SEAL_COPY:
-		if (M.copies >= COPIES_MAX) {
+		if (jobs_copies(&M.jt) >= COPIES_MAX) {
 			/* Each copy holds descriptors: a burst waits its turn. */
 			close(fd);
-			j->reseal = 1;
-			set_due(j, J_WAITING, COPY_WAIT_MS);
+			set_due(j, JE_SEAL_WAIT, COPY_WAIT_MS);
 			return;
 		}
 		log_debug("event=copying drop=%s file=%s links=%d", d->cfg->name,
@@ -904,8 +852,7 @@ static void admit(int s)
 			log_err("event=copy-failed drop=%s file=%s error=%s retry_ms=%d",
 				d->cfg->name, log_q(j->name), log_q(strerror(errno)),
 				SEAL_RETRY_MS);
-			j->reseal = 1;
-			set_due(j, J_WAITING, SEAL_RETRY_MS);
+			set_due(j, JE_SEAL_WAIT, SEAL_RETRY_MS);
 		}
 		return;
 	case SEAL_LINKED:
@@ -916,8 +863,7 @@ static void admit(int s)
 		 * stays in the spool and is looked at again. */
 		log_err("event=seal-failed drop=%s file=%s error=%s retry_ms=%d", d->cfg->name,
 			log_q(j->name), log_q(strerror(errno)), SEAL_RETRY_MS);
-		j->reseal = 1;
-		set_due(j, J_WAITING, SEAL_RETRY_MS);
+		set_due(j, JE_SEAL_WAIT, SEAL_RETRY_MS);
 		return;
 	case SEAL_NOT_REGULAR:
 		/* Swapped for something else (a symlink, say) between the
@@ -940,22 +886,20 @@ static void on_copied(const struct copy_done *c)
 	char final[NAME_MAX + 1];
 	int s = (int)c->id, err = c->err;
 
-	if (s < 0 || s >= M.cap)
+	if (s < 0 || s >= M.jt.cap)
 		return;
-	j = &M.jobs[s];
+	j = JOB(s);
 	d = j->drop;
-	if (j->gen != c->gen || (j->state != J_COPYING && j->state != J_MOVING))
+	if (j->gen != c->gen || (j->state != JS_COPYING && j->state != JS_MOVING))
 		return;
-	M.copies--;
-	if (j->state == J_COPYING) {
+	if (j->state == JS_COPYING) {
 		if (!err && spool_sealed(&d->sp, s, j->name) == 0) {
-			enqueue(s);
+			enqueue(s, JE_COPIED);
 			return;
 		}
 		log_err("event=copy-failed drop=%s file=%s error=%s retry_ms=%d", d->cfg->name,
 			log_q(j->name), log_q(strerror(err ? err : errno)), SEAL_RETRY_MS);
-		j->reseal = 1;
-		set_due(j, J_WAITING, SEAL_RETRY_MS);
+		set_due(j, JE_SEAL_WAIT, SEAL_RETRY_MS);
 		return;
 	}
 	if (!err) {
@@ -978,8 +922,7 @@ static void on_copied(const struct copy_done *c)
 		err = errno;
 	close(j->destfd);
 	j->destfd = -1;
-	j->state = J_QUEUED;   /* in between: move_failed() decides */
-	move_failed(s, err);
+	move_failed(s, err);   /* from JS_MOVING */
 }
 
 /*
@@ -1076,7 +1019,7 @@ static int max_attempts(const struct drop *d)
 static int recover_step(struct drop *d)
 {
 	char name[NAME_MAX + 1], tag = 0;
-	int s = M.free_head, n, r;
+	int s = M.jt.free_head, n, r;
 
 	if (s < 0)
 		return 0;
@@ -1086,13 +1029,13 @@ static int recover_step(struct drop *d)
 	s = slot_alloc(d, name);
 	if (s < 0)
 		return 0;
-	M.jobs[s].n = n;
+	JOB(s)->n = n;
 	M.c.recovered++;
 	log_info("event=recovered drop=%s file=%s attempts=%d%s", d->cfg->name, log_q(name), n,
 		 tag == 'd' ? " verdict=done" : tag == 'f' ? " verdict=failed" : "");
 	if (tag) {
 		/* Its verdict was recorded; only the move is left to do. */
-		struct job *j = &M.jobs[s];
+		struct job *j = JOB(s);
 
 		j->tag = tag;
 		j->to_failed = tag == 'f';
@@ -1102,6 +1045,7 @@ static int recover_step(struct drop *d)
 			j->sidecar = spool_marked_sidecar(&d->sp, s, &j->sidecar_len);
 			M.any_failed = 1;
 		}
+		job_event(&M.jt, s, JE_VERDICT);
 		deliver(s);
 		return 1;
 	}
@@ -1340,7 +1284,7 @@ static void expect_result(int wi, int64_t grace)
 		w->answer_by = 0;
 		return;
 	}
-	dc = M.jobs[w->job].drop->cfg;
+	dc = JOB(w->job)->drop->cfg;
 	w->answer_by = now_ms() + (grace >= 0 ? grace : dc->timeout_ms) + dc->kill_grace_ms +
 		       ANSWER_SLACK_MS;
 }
@@ -1348,7 +1292,7 @@ static void expect_result(int wi, int64_t grace)
 static int start_attempt(int s, int wi)
 {
 	static char buf[PROTO_MAX];
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	struct drop *d = j->drop;
 	const struct sw_drop *dc = d->cfg;
 	struct msg_job *m = (struct msg_job *)buf;
@@ -1412,7 +1356,7 @@ static int start_attempt(int s, int wi)
 		j->n--;
 		return 1;
 	}
-	j->state = J_RUNNING;
+	job_event(&M.jt, s, M.w[wi].job < 0 ? JE_START : JE_SEND_AHEAD);
 	j->worker = wi;
 	if (M.w[wi].job < 0) {
 		M.w[wi].job = s;
@@ -1421,11 +1365,9 @@ static int start_attempt(int s, int wi)
 			  log_q(j->name), j->n, wi);
 	} else {
 		M.w[wi].ahead[M.w[wi].nahead++] = s;
-		M.ahead++;
 		log_debug("event=start drop=%s file=%s attempt=%d worker=%d ahead=%d",
 			  dc->name, log_q(j->name), j->n, wi, M.w[wi].nahead);
 	}
-	M.running++;
 	return 0;
 }
 
@@ -1448,7 +1390,7 @@ static int can_take(int wi, int level)
 static void take_back(int wi, int s)
 {
 	struct worker *w = &M.w[wi];
-	struct job *j = &M.jobs[s];
+	struct job *j = JOB(s);
 	int k;
 
 	if (w->job == s && w->nahead == 0) {
@@ -1463,18 +1405,14 @@ static void take_back(int wi, int s)
 		memmove(&w->ahead[k], &w->ahead[k + 1],
 			(size_t)(w->nahead - k - 1) * sizeof(int));
 		w->nahead--;
-		M.ahead--;
 	}
-	M.running--;
 	j->n--;
 	j->worker = -1;
 	if (M.stopping) {
-		j->state = J_FREE;   /* the slot stays taken: it holds the file */
-		free(j->name);
-		j->name = NULL;
+		job_event(&M.jt, s, JE_PARK);   /* in flight for the next start */
 		return;
 	}
-	j->state = J_QUEUED;
+	job_event(&M.jt, s, JE_TAKE_BACK);
 	queue_push_front(&M.q, s);
 }
 
@@ -1519,7 +1457,6 @@ static void dispatch(void)
 			r = start_attempt(s, wi);
 			if (r > 0) {
 				/* That worker is gone: the next one. */
-				M.jobs[s].state = J_QUEUED;
 				queue_push_front(&M.q, s);
 			} else if (r < 0) {
 				/* The attempt could not be set up (argv too
@@ -1530,11 +1467,10 @@ static void dispatch(void)
 						 "could not start an attempt: %s\n",
 						 strerror(errno));
 
-				M.jobs[s].state = J_QUEUED;
 				finish(s, 1, "setup-failed", 0, why, (size_t)n);
 			}
 		}
-	if (queue_len(&M.q) > 0 || M.ahead == 0)
+	if (queue_len(&M.q) > 0 || jobs_in(&M.jt, JS_AHEAD) == 0)
 		return;
 	for (wi = 0; wi < M.nw; wi++)
 		if (can_take(wi, 0))
@@ -1554,7 +1490,7 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 	enum st_kind kind = (enum st_kind)r->kind;
 	enum verdict v;
 
-	if (s < 0 || s >= M.cap || M.w[wi].job != s)
+	if (s < 0 || s >= M.jt.cap || M.w[wi].job != s)
 		return;
 	/* The first job sent ahead is the one it runs now. */
 	M.w[wi].job = -1;
@@ -1564,16 +1500,15 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 		w->job = w->ahead[0];
 		memmove(&w->ahead[0], &w->ahead[1], (size_t)(w->nahead - 1) * sizeof(int));
 		w->nahead--;
-		M.ahead--;
+		job_event(&M.jt, w->job, JE_PROMOTE);
 	}
 	expect_result(wi, -1);
-	M.running--;
 	if (wi >= cfg()->workers)
 		retire_extra_workers();
 	/* The worker's next job first, the bookkeeping of this one after:
 	 * the worker does not wait for our renames and log lines. */
 	dispatch();
-	j = &M.jobs[s];
+	j = JOB(s);
 	d = j->drop;
 	if (tlen > r->tail_len)
 		tlen = r->tail_len;
@@ -1588,10 +1523,7 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 		log_info("event=interrupted drop=%s file=%s attempt=%d", d->cfg->name,
 			 log_q(j->name), j->n);
 		j->n--;
-		j->state = J_FREE;
-		free(j->name);
-		j->name = NULL;
-		/* The slot stays taken: its directory holds the file. */
+		job_event(&M.jt, s, JE_PARK);   /* the slot keeps the file */
 		return;
 	}
 	policy_status(kind, r->code, status, sizeof(status));
@@ -1603,16 +1535,14 @@ static void on_result(int wi, const struct msg_result *r, size_t len)
 		log_info("event=retry drop=%s file=%s attempt=%d status=%s duration_ms=%lld "
 			 "delay_ms=%lld", d->cfg->name, log_q(j->name), j->n, status,
 			 (long long)r->duration_ms, (long long)delay);
-		set_due(j, J_WAITING, delay);
+		set_due(j, JE_RETRY, delay);
 		return;
 	}
 	if (v == V_RETRY) {
 		/* Stopping: leave it in flight; the next start retries it. */
 		log_info("event=retry-deferred drop=%s file=%s attempt=%d status=%s",
 			 d->cfg->name, log_q(j->name), j->n, status);
-		j->state = J_FREE;
-		free(j->name);
-		j->name = NULL;
+		job_event(&M.jt, s, JE_PARK);
 		return;
 	}
 	finish(s, v != V_DONE, status, r->duration_ms, r->tail, tlen);
@@ -1635,7 +1565,7 @@ static void read_worker(int i)
 
 		if (s == PROTO_NONE) {
 			M.w[i].revoking = 0;   /* all it had is back */
-		} else if (s < (uint32_t)M.cap) {
+		} else if (s < (uint32_t)M.jt.cap) {
 			take_back(i, (int)s);
 		}
 		dispatch();
@@ -1646,44 +1576,40 @@ static void read_worker(int i)
 
 /* ---- timers --------------------------------------------------------- */
 
+/* A job's wait is over (set_due): a retry is queued, a private copy tried
+ * again, a move tried again.  Stopping, a job that would run stays in
+ * flight instead. */
+static void job_due(void *arg)
+{
+	struct job *j = arg;
+	int s = j->slot;
+
+	switch (j->state) {
+	case JS_SEAL_WAIT:
+	case JS_RETRY_WAIT:
+		if (M.stopping)
+			job_event(&M.jt, s, JE_PARK);
+		else if (j->state == JS_RETRY_WAIT)
+			enqueue(s, JE_DUE);
+		else if (job_event(&M.jt, s, JE_DUE) == 0)
+			admit(s);
+		break;
+	case JS_DELIVER_WAIT:
+		if (job_event(&M.jt, s, JE_DUE) == 0)
+			deliver(s);
+		break;
+	default:
+		break;
+	}
+}
+
 static void run_timers(void)
 {
-	int64_t now = now_ms(), next = INT64_MAX;
+	int64_t now = now_ms();
 	struct drop *d;
 	int i;
 
-	if (M.waiting > 0 && now >= M.next_due) {
-		for (i = 0; i < M.cap; i++) {
-			struct job *j = &M.jobs[i];
-
-			if (j->state != J_WAITING && j->state != J_DELIVER)
-				continue;
-			if (j->due > now) {
-				if (j->due < next)
-					next = j->due;
-				continue;
-			}
-			if (j->state == J_WAITING) {
-				M.waiting--;
-				if (M.stopping) {
-					j->state = J_FREE;  /* stays in flight */
-					continue;
-				}
-				if (j->reseal) {
-					j->reseal = 0;
-					j->state = J_QUEUED;   /* in between */
-					admit(i);
-				} else {
-					enqueue(i);
-				}
-			} else {
-				deliver(i);
-			}
-			if ((j->state == J_WAITING || j->state == J_DELIVER) && j->due < next)
-				next = j->due;
-		}
-		M.next_due = next;
-	}
+	timers_run(&M.tq, now);
 	for (i = 0; i < M.nw && !M.stopping; i++)
 		if (M.w[i].fd < 0 && i < cfg()->workers && now >= M.w[i].respawn_at)
 			worker_spawn(i);
@@ -1698,8 +1624,8 @@ static void run_timers(void)
 		if (w->fd < 0 || w->job < 0 || !w->answer_by || now < w->answer_by)
 			continue;
 		log_err("event=worker-unresponsive worker=%d pid=%ld drop=%s file=%s action=kill",
-			i, (long)w->pid, M.jobs[w->job].drop->cfg->name,
-			log_q(M.jobs[w->job].name));
+			i, (long)w->pid, JOB(w->job)->drop->cfg->name,
+			log_q(JOB(w->job)->name));
 		kill(w->pid, SIGKILL);   /* its socket's end is its death: worker_lost() */
 		w->answer_by = 0;
 	}
@@ -1721,8 +1647,7 @@ static int poll_timeout(void)
 	struct drop *d;
 	int i;
 
-	if (M.waiting > 0)
-		next = M.next_due;
+	next = timers_next(&M.tq);
 	for (i = 0; i < M.nw && !M.stopping; i++)
 		if (M.w[i].fd < 0 && i < cfg()->workers && M.w[i].respawn_at < next)
 			next = M.w[i].respawn_at;
@@ -1752,7 +1677,7 @@ static void log_counters(void)
 		 "skipped=%llu recovered=%llu set_aside=%llu overflows=%llu worker_restarts=%llu "
 		 "queued=%d running=%d waiting=%d", M.c.claimed, M.c.done, M.c.failed,
 		 M.c.retried, M.c.skipped, M.c.recovered, M.c.parked, M.c.overflows,
-		 M.c.worker_restarts, queue_len(&M.q), M.running, M.waiting);
+		 M.c.worker_restarts, queue_len(&M.q), jobs_running(&M.jt), jobs_waiting(&M.jt));
 }
 
 /* The drops to watch (not the retiring ones), malloc'd; *N their number. */
@@ -1931,7 +1856,7 @@ static void begin_stop(void)
 	 * for the next start. */
 	for (int i = 0; i < M.nw; i++)
 		ask_back(i);
-	log_info("event=stopping running=%d grace_ms=%lld", M.running,
+	log_info("event=stopping running=%d grace_ms=%lld", jobs_running(&M.jt),
 		 (long long)cfg()->shutdown_grace_ms);
 }
 
@@ -2014,7 +1939,7 @@ static int once_idle(void)
 {
 	struct drop *d;
 
-	if (M.total > 0)
+	if (jobs_total(&M.jt) > 0)
 		return 0;
 	for (d = M.drops; d; d = d->next)
 		if (drop_usable(d) && (d->dirty || d->scan || !d->sp.rec_done ||
@@ -2117,8 +2042,11 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 
 	memset(&M, 0, sizeof(M));
 	M.opts = *opts;
-	M.free_head = -1;
-	M.next_due = INT64_MAX;
+	M.jt.free_head = -1;
+	M.jt.bug = job_bug;
+#ifdef SW_DEBUG
+	M.jt.abort_on_bug = 1;
+#endif
 	{
 		const char *e = getenv("SEAWATCH_RECOVER_MS");
 		long v = e ? strtol(e, NULL, 10) : 0;
@@ -2208,13 +2136,13 @@ int master_run(struct sw_config *c, const struct master_opts *opts)
 		dispatch();
 		more = refill(REFILL_BATCH);
 		dispatch();
-		if (M.stopping && M.running == 0)
+		if (M.stopping && jobs_running(&M.jt) == 0)
 			break;
 		if (opts->once && once_idle())
 			break;
 		if (M.stopping && !M.aborting && now_ms() >= M.stop_deadline) {
 			M.aborting = 1;
-			log_info("event=grace-expired running=%d", M.running);
+			log_info("event=grace-expired running=%d", jobs_running(&M.jt));
 			/* Workers ignore SIGTERM (a service manager may send
 			 * it to the whole group): SIGUSR2 is the master's. */
 			for (i = 0; i < M.nw; i++)
@@ -2278,16 +2206,17 @@ out:
 	copy_stop();
 	while (M.drops)
 		drop_destroy(M.drops);
-	for (i = 0; i < M.cap; i++) {
-		if (M.jobs[i].state == J_MOVING && M.jobs[i].destfd >= 0) {
+	for (i = 0; i < M.jt.cap; i++) {
+		struct job *j = JOB(i);
+
+		if (j->state == JS_MOVING && j->destfd >= 0) {
 			/* Made or not, never placed: the next start moves it. */
-			unlinkat(M.jobs[i].destfd, M.jobs[i].tmp, 0);
-			close(M.jobs[i].destfd);
+			unlinkat(j->destfd, j->tmp, 0);
+			close(j->destfd);
 		}
-		free(M.jobs[i].name);
-		free(M.jobs[i].sidecar);
 	}
-	free(M.jobs);
+	jobs_free(&M.jt);
+	timers_free(&M.tq);
 	free(M.w);
 	queue_free(&M.q);
 	unref(M.cur);

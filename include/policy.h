@@ -36,5 +36,8 @@ int64_t policy_backoff_ms(const struct sw_drop *d, int attempt, uint32_t rnd);
 
 /* "exit:3", "signal:SIGKILL", "timeout", "exec:ENOENT", ... into BUF. */
 const char *policy_status(enum st_kind kind, int code, char *buf, size_t n);
+/* How a process ended, from waitpid()'s WSTATUS, as nginx says it:
+ * "exit:N", "signal:SIGSEGV core=dumped", "signal:SIGKILL". */
+const char *policy_wait_status(int wstatus, char *buf, size_t n);
 
 #endif

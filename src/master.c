@@ -97,6 +97,10 @@ struct worker {
 	int64_t spawned;
 	int64_t respawn_at;
 	int64_t answer_by; /* the latest its current job's result may come, or 0 */
+	int wstatus;       /* from waitpid(), once reaped */
+	int reaped;
+	int untold;        /* lost: 1 died, 2 never came up; said once reaped */
+	int64_t respawn_in;
 };
 
 static struct {
@@ -1146,6 +1150,8 @@ static void worker_spawn(int i)
 	}
 	close(sv[1]);
 	w->pid = pid;
+	w->reaped = 0;
+	w->untold = 0;
 	w->fd = sv[0];
 	w->job = -1;
 	w->nahead = 0;
@@ -1211,6 +1217,26 @@ static void begin_stop(void);
 static void dispatch(void);
 static void take_back(int wi, int s);
 
+/* The line that says how a worker ended (as nginx says it: "exited on
+ * signal 9"), once its socket has closed and its exit status is known,
+ * whichever comes last. */
+static void tell_death(int i)
+{
+	struct worker *w = &M.w[i];
+	char how[64];
+
+	if (!w->untold || !w->reaped)
+		return;
+	policy_wait_status(w->wstatus, how, sizeof(how));
+	if (w->untold == 2)
+		log_err("event=worker-start-failed worker=%d pid=%ld how=%s failures=%d", i,
+			(long)w->pid, how, M.start_failures);
+	else
+		log_warn("event=worker-died worker=%d pid=%ld how=%s respawn_in_ms=%lld", i,
+			 (long)w->pid, how, (long long)w->respawn_in);
+	w->untold = 0;
+}
+
 /* The worker's socket closed: it died (or exited). */
 static void worker_lost(int i)
 {
@@ -1221,12 +1247,14 @@ static void worker_lost(int i)
 	/* Its commands die with it (PR_SET_PDEATHSIG); what they left
 	 * running outside their process group, here. */
 	cg_worker_lost(i);
+	if (!w->reaped && waitpid(w->pid, &w->wstatus, WNOHANG) == w->pid)
+		w->reaped = 1;
 	if (!w->ready && !M.stopping && i < cfg()->workers) {
 		/* It never came up (exec failed, privileges could not be
 		 * dropped...): no job was at stake, files wait in flight. */
 		M.start_failures++;
-		log_err("event=worker-start-failed worker=%d pid=%ld failures=%d", i,
-			(long)w->pid, M.start_failures);
+		w->untold = 2;
+		tell_death(i);
 		if (M.opts.once && M.start_failures >= 5) {
 			log_err("event=giving-up reason=workers-cannot-start");
 			M.start_failed = 1;
@@ -1252,8 +1280,24 @@ static void worker_lost(int i)
 	w->respawn_at = w->spawned + RESPAWN_MIN_MS;
 	if (w->respawn_at < now_ms())
 		w->respawn_at = now_ms();
-	log_warn("event=worker-died worker=%d pid=%ld respawn_in_ms=%lld", i, (long)w->pid,
-		 (long long)(w->respawn_at - now_ms()));
+	w->respawn_in = w->respawn_at - now_ms();
+	if (w->ready) {
+		w->untold = 1;
+		tell_death(i);
+	}
+}
+
+/* Worker PID was reaped with WSTATUS: if its socket closed already, its
+ * end is said now. */
+static void worker_reaped(pid_t pid, int wstatus)
+{
+	for (int i = 0; i < M.nw; i++)
+		if (M.w[i].pid == pid && !M.w[i].reaped) {
+			M.w[i].wstatus = wstatus;
+			M.w[i].reaped = 1;
+			tell_death(i);
+			return;
+		}
 }
 
 /* ---- dispatching ---------------------------------------------------- */
@@ -1877,10 +1921,14 @@ static void on_signals(void)
 		case SIGUSR1:
 			log_counters();
 			break;
-		case SIGCHLD:
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
+		case SIGCHLD: {
+			int st;
+			pid_t pid;
+
+			while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+				worker_reaped(pid, st);
 			break;
+		}
 		}
 	}
 }

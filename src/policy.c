@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "policy.h"
 
@@ -109,5 +110,19 @@ const char *policy_status(enum st_kind kind, int code, char *buf, size_t n)
 		snprintf(buf, n, "spawn:%s", errname(code, tmp, sizeof(tmp)));
 		break;
 	}
+	return buf;
+}
+
+const char *policy_wait_status(int wstatus, char *buf, size_t n)
+{
+	char tmp[32];
+
+	if (WIFEXITED(wstatus))
+		snprintf(buf, n, "exit:%d", WEXITSTATUS(wstatus));
+	else if (WIFSIGNALED(wstatus))
+		snprintf(buf, n, "signal:%s%s", signame(WTERMSIG(wstatus), tmp, sizeof(tmp)),
+			 WCOREDUMP(wstatus) ? " core=dumped" : "");
+	else
+		snprintf(buf, n, "unknown:%d", wstatus);
 	return buf;
 }

@@ -807,6 +807,9 @@ Test(faults, worker_death_is_a_failed_attempt, T_OPTS)
 		     "no event=retry ... status=worker-died line");
 	cr_assert_eq(count_lines(env.log, "event=failed", "file=kill.sea", "status=worker-died", NULL), 1,
 		     "no event=failed ... status=worker-died line");
+	/* How each of the two workers ended, as waitpid() told (issue 9). */
+	cr_assert_eq(count_lines(env.log, "event=worker-died", "how=signal:SIGKILL", NULL), 2,
+		     "no event=worker-died ... how=signal:SIGKILL line per killed worker");
 	sc = sidecar("kill.sea");
 	cr_assert(strstr(sc, "status=worker-died"), "sidecar lacks status=worker-died:\n%s", sc);
 	cr_assert(strstr(sc, "attempts=2"), "sidecar lacks attempts=2:\n%s", sc);

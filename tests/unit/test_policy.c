@@ -102,3 +102,16 @@ Test(policy, status_strings)
 	cr_assert_str_eq(policy_status(ST_WORKER_DIED, 0, b, sizeof(b)), "worker-died");
 	cr_assert_str_eq(policy_status(ST_CRASHED, 0, b, sizeof(b)), "crashed");
 }
+
+/* How a worker ended, for event=worker-died (statuses made as the kernel
+ * encodes them: exit code << 8; signal in the low 7 bits; 0x80 core). */
+Test(policy, wait_status_says_how_a_process_ended)
+{
+	char b[64];
+
+	cr_assert_str_eq(policy_wait_status(3 << 8, b, sizeof(b)), "exit:3");
+	cr_assert_str_eq(policy_wait_status(0, b, sizeof(b)), "exit:0");
+	cr_assert_str_eq(policy_wait_status(9, b, sizeof(b)), "signal:SIGKILL");
+	cr_assert_str_eq(policy_wait_status(11 | 0x80, b, sizeof(b)),
+			 "signal:SIGSEGV core=dumped");
+}

@@ -13,6 +13,9 @@ struct master_opts {
 	const char *cgroup; /* --cgroup: a cgroup v2 directory for commands */
 };
 
+/* Begin a graceful stop (as SIGTERM does); a second call ends the grace. */
+void master_stop(void);
+
 /* Takes ownership of CFG.  Returns the process exit status (SPEC §2). */
 int master_run(struct sw_config *cfg, const struct master_opts *opts);
 

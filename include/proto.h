@@ -1,10 +1,12 @@
 /*
  * proto.h - messages between the master and its workers, one per
- * SOCK_SEQPACKET datagram (so message boundaries are kept).
+ * SOCK_SEQPACKET datagram (so message boundaries are kept); the job
+ * message's strings are written and read by src/proto.c.
  */
 #ifndef SW_PROTO_H
 #define SW_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PROTO_MAX     65536   /* largest job message */
@@ -65,5 +67,14 @@ struct msg_result {
 	uint32_t pad;
 	char tail[PROTO_TAIL];
 };
+
+/* Append the string S (and its NUL) to the job message BUF at OFF: the
+ * new offset, or PROTO_MAX + 1 once it no longer fits (and from then on). */
+size_t proto_put(char *buf, size_t off, const char *s);
+/* A job message's strings: ARGV (argc of them, then NULL; at most MAXARG),
+ * ENVP (envc, then NULL; at most MAXENV) and the log LABEL, pointing into
+ * J, which is LEN bytes long.  0, or -1 if it is malformed. */
+int proto_job_decode(const struct msg_job *j, size_t len, char **argv, int maxarg,
+		     char **envp, int maxenv, const char **label);
 
 #endif

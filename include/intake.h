@@ -1,0 +1,23 @@
+/*
+ * intake.h - from a name in a drop to a queued job (owned by
+ * src/intake.c): the pattern, what is refused (not a regular file, hard
+ * links where anyone may link anything), the open-for-writing probe, the
+ * claim into the spool, taking the file over (seal) or making its private
+ * copy, the scan cursor, and adopting dead daemons' files.
+ */
+#ifndef SW_INTAKE_H
+#define SW_INTAKE_H
+
+#include "drop.h"
+
+/* Claim from recovery, then from scans, at most BUDGET files; 1 if the
+ * budget ran out with room left (call again soon). */
+int intake_refill(int budget);
+/* The watcher saw NAME in D (CREATED: a link, probed first). */
+void intake_file(struct drop *d, const char *name, int created);
+/* Take job S (JS_NEW) over: into the queue, or its private copy first. */
+void intake_admit(int s);
+/* The private copy of job S (JS_COPYING) ended (ERR 0: made). */
+void intake_copied(int s, int err);
+
+#endif

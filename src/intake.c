@@ -1,0 +1,411 @@
+/*
+ * intake.c - from a name in a drop to a queued job (see intake.h).
+ *
+ * Claims stop when the queue holds queue_size jobs or the slot table is
+ * full, so memory is bounded whatever the backlog: the rest stays in the
+ * drop directory, and a scan (kept open across refills, so a backlog is
+ * read once, not once per file) picks it up as room frees.
+ */
+#include "intake.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "core.h"
+#include "log.h"
+#include "loop.h"
+#include "outcome.h"
+#include "stats.h"
+#include "sys.h"
+
+#define SEAL_RETRY_MS   5000   /* a private copy that failed is tried again */
+#define SKIP_LOG_MAX    10     /* skip warnings per drop and minute; then counted */
+#define COPY_WAIT_MS    200    /* a job that must wait for a copy to end looks again */
+#define CLAIM_RETRY_MS  5000   /* a drop whose claim failed is scanned again */
+
+static int claim_slot(struct drop *d, const char *name)
+{
+	int s = job_claim(core_jobs(), d, name);
+
+	if (s >= 0)
+		drop_job_added(d);
+	return s;
+}
+
+/* The job is over before it ran (refused, not a file, claim failed). */
+static void release(int s)
+{
+	struct drop *d = JOB(s)->drop;
+
+	job_event(core_jobs(), s, JE_RELEASE);
+	drop_job_released(d);
+}
+
+static int matches(const struct drop *d, const char *name)
+{
+	return name[0] != '.' && fnmatch(d->cfg->pattern, name, FNM_PERIOD) == 0;
+}
+
+static const char *type_name(mode_t m)
+{
+	return S_ISLNK(m) ? "symlink" : S_ISFIFO(m) ? "fifo" : S_ISSOCK(m) ? "socket" :
+	       S_ISCHR(m) ? "char-device" : S_ISBLK(m) ? "block-device" :
+	       S_ISDIR(m) ? "directory" : "not-regular";
+}
+
+/*
+ * 1 if someone has NAME open for writing.  The kernel refuses a read lease
+ * on a file that is open for writing anywhere, which is exactly the
+ * question: a scan must not take a file a device is still writing (its
+ * IN_CLOSE_WRITE brings it back).  Where leases are not available (not the
+ * owner and no CAP_LEASE, or a filesystem without them) we cannot tell.
+ */
+static int being_written(int dirfd, const char *name)
+{
+	struct stat st;
+	int fd, busy = 0;
+
+	/* Never open what is not a file (readdir's d_type may be stale): a
+	 * device node may act on being opened. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* The lease, if we got one, goes with the close. */
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
+		busy = errno == EAGAIN;
+	close(fd);
+	return busy;
+}
+
+/* A skip warning, at most SKIP_LOG_MAX a minute per drop: a flood of
+ * symlinks must not flood the log at every rescan.  The rest are counted,
+ * and the count logged when the next minute's first skip comes. */
+static void skip_warn(struct drop *d, const char *name, const char *why)
+{
+	int64_t now = sys_now_ms();
+
+	stats_inc(STAT_SKIPPED);
+	if (now - d->skip_window >= 60000) {
+		if (d->skip_quiet)
+			log_warn("event=skipped-unlogged drop=%s count=%u", d->cfg->name,
+				 d->skip_quiet);
+		d->skip_window = now;
+		d->skip_logged = 0;
+		d->skip_quiet = 0;
+	}
+	if (d->skip_logged++ < SKIP_LOG_MAX)
+		log_warn("event=skipped drop=%s file=%s reason=%s", d->cfg->name, log_q(name),
+			 why);
+	else
+		d->skip_quiet++;
+}
+
+/* Its private copy is made beside the loop; on_copied() goes on.  FD: the
+ * claimed file, read-only (taken).  0, or -1 (FD closed). */
+static int seal_copy(int s, int fd)
+{
+	struct job *j = JOB(s);
+	struct drop *d = j->drop;
+	struct copy_req r;
+
+	memset(&r, 0, sizeof(r));
+	spool_copy_name(s, r.name, sizeof(r.name));
+	unlinkat(d->sp.workfd, r.name, 0);   /* left by a crash */
+	r.id = (uint32_t)s;
+	r.gen = j->gen = core_copy_gen();
+	r.src = fd;
+	r.dirfd = d->sp.workfd;
+	r.gid = d->sp.gid;
+	if (copy_submit(&r) < 0)
+		return -1;
+	job_event(core_jobs(), s, JE_COPY);
+	return 0;
+}
+
+/* A hard link where anyone may link any file: not taken.  Its data stays
+ * under its other name; failed/ gets a sidecar saying why. */
+static void refuse_link(int s, int links)
+{
+	struct job *j = JOB(s);
+	struct drop *d = j->drop;
+	char ts[32], *text = NULL;
+	time_t t = time(NULL);
+	struct tm tm;
+	int n;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* The link goes first, the sidecar and the log line last: whoever
+	 * reacts to them finds the drop's file gone. */
+	spool_discard(&d->sp, s, j->name);
+	n = asprintf(&text, "file=%s\ndrop=%s\nattempts=0\nstatus=refused:hard-link\n"
+		     "time=%s\nwhy: it has %d hard links and fs.protected_hardlinks is off, so "
+		     "another name of it could be any file of the system; it was not taken (its "
+		     "data stays under its other names)\n", log_q(j->name), d->cfg->name, ts,
+		     links);
+	if (n < 0 || spool_sidecar(tdir_fd(&d->failed, sys_now_ms()), j->name, text, (size_t)n) < 0)
+		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
+			log_q(j->name), log_q(strerror(errno)));
+	free(text);
+	log_warn("event=refused drop=%s file=%s reason=hard-link links=%d", d->cfg->name,
+		 log_q(j->name), links);
+	stats_inc(STAT_FAILED);
+	core_mark_failed();
+	release(s);
+}
+
+/*
+ * A file has just come into slot S (claimed, or adopted from a dead run):
+ * make it the daemon's (spool_seal), then queue it -- or, if others may
+ * still write it, queue its private copy once made.
+ */
+void intake_admit(int s)
+{
+	struct job *j = JOB(s);
+	struct drop *d = j->drop;
+	int fd, links;
+
+	switch (spool_seal(&d->sp, s, j->name, &fd, &links)) {
+	case SEAL_OK:
+		core_enqueue(s, JE_ADMIT);
+		return;
+	case SEAL_COPY:
+		if (jobs_copies(core_jobs()) >= COPIES_MAX) {
+			/* Each copy holds descriptors: a burst waits its turn. */
+			close(fd);
+			core_wait(s, JE_SEAL_WAIT, COPY_WAIT_MS);
+			return;
+		}
+		log_debug("event=copying drop=%s file=%s links=%d", d->cfg->name,
+			  log_q(j->name), links);
+		if (seal_copy(s, fd) < 0) {
+			log_err("event=copy-failed drop=%s file=%s error=%s retry_ms=%d",
+				d->cfg->name, log_q(j->name), log_q(strerror(errno)),
+				SEAL_RETRY_MS);
+			core_wait(s, JE_SEAL_WAIT, SEAL_RETRY_MS);
+		}
+		return;
+	case SEAL_LINKED:
+		refuse_link(s, links);
+		return;
+	case SEAL_ERROR:
+		/* Not a verdict on the file (out of descriptors, say): it
+		 * stays in the spool and is looked at again. */
+		log_err("event=seal-failed drop=%s file=%s error=%s retry_ms=%d", d->cfg->name,
+			log_q(j->name), log_q(strerror(errno)), SEAL_RETRY_MS);
+		core_wait(s, JE_SEAL_WAIT, SEAL_RETRY_MS);
+		return;
+	case SEAL_NOT_REGULAR:
+		/* Swapped for something else (a symlink, say) between the
+		 * check and the claim: nothing to process, nothing to keep. */
+		skip_warn(d, j->name, "changed-during-claim");
+		if (spool_discard(&d->sp, s, j->name) < 0)
+			log_err("event=discard-failed drop=%s file=%s error=%s", d->cfg->name,
+				log_q(j->name), log_q(strerror(errno)));
+		release(s);
+		return;
+	}
+}
+
+void intake_copied(int s, int err)
+{
+	struct job *j = JOB(s);
+	struct drop *d = j->drop;
+
+	if (!err && spool_sealed(&d->sp, s, j->name) == 0) {
+		core_enqueue(s, JE_COPIED);
+		return;
+	}
+	log_err("event=copy-failed drop=%s file=%s error=%s retry_ms=%d", d->cfg->name,
+		log_q(j->name), log_q(strerror(err ? err : errno)), SEAL_RETRY_MS);
+	core_wait(s, JE_SEAL_WAIT, SEAL_RETRY_MS);
+}
+
+/*
+ * Claim NAME of drop D.  DTYPE from readdir, or DT_UNKNOWN.  PROBE: ask
+ * whether it is still open for writing -- for what a scan finds or a link
+ * brings; a file that raised IN_CLOSE_WRITE or IN_MOVED_TO was just closed
+ * or renamed in by its writer.  1 if claimed.
+ */
+static int try_claim(struct drop *d, const char *name, unsigned char dtype, int probe)
+{
+	struct stat st;
+	int s;
+
+	if (!matches(d, name))
+		return 0;
+	if (dtype != DT_REG) {
+		/* Refuse, do not follow: only regular files are processed. */
+		if (fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;
+		if (!S_ISREG(st.st_mode)) {
+			if (S_ISDIR(st.st_mode))
+				log_debug("event=skipped drop=%s file=%s reason=directory",
+					  d->cfg->name, log_q(name));
+			else
+				skip_warn(d, name, type_name(st.st_mode));
+			return 0;
+		}
+	}
+	if (probe && being_written(d->sp.dropfd, name)) {
+		log_debug("event=busy drop=%s file=%s reason=open-for-writing",
+			  d->cfg->name, log_q(name));
+		return 0;
+	}
+	s = claim_slot(d, name);
+	if (s < 0)
+		return 0;
+	if (spool_claim(&d->sp, name, s) < 0) {
+		if (errno != ENOENT && core_once()) {
+			/* A batch run does not wait for space: the file stays
+			 * in the drop, and the exit status says so. */
+			log_err("event=claim-failed drop=%s file=%s error=%s", d->cfg->name,
+				log_q(name), log_q(strerror(errno)));
+			core_mark_failed();
+		} else if (errno != ENOENT && !timer_armed(&d->claim_retry)) {
+			/* A full disk, say: the file stays in the drop, and the
+			 * drop is scanned again later, event or not (once a
+			 * retry is due, the same trouble is not logged again). */
+			log_err("event=claim-failed drop=%s file=%s error=%s retry_ms=%d",
+				d->cfg->name, log_q(name), log_q(strerror(errno)),
+				CLAIM_RETRY_MS);
+			drop_claim_later(d, CLAIM_RETRY_MS);
+		}
+		release(s);
+		return 0;
+	}
+	stats_inc(STAT_CLAIMED);
+	log_debug("event=claimed drop=%s file=%s", d->cfg->name, log_q(name));
+	intake_admit(s);
+	return 1;
+}
+
+/* One step of a drop's scan; 1 if a file was claimed, 0 at the end. */
+static int scan_step(struct drop *d)
+{
+	struct dirent *de;
+
+	if (!d->scan) {
+		int fd = openat(d->sp.dropfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0 || !(d->scan = fdopendir(fd))) {
+			log_err("event=scan-failed drop=%s error=%s", d->cfg->name,
+				log_q(strerror(errno)));
+			if (fd >= 0)
+				close(fd);
+			d->dirty = 0;  /* the next event or reload tries again */
+			return 0;
+		}
+		d->dirty = 0;
+	}
+	while ((de = readdir(d->scan)) && !timer_armed(&d->claim_retry))
+		if (try_claim(d, de->d_name, de->d_type, 1))
+			return 1;
+	closedir(d->scan);
+	d->scan = NULL;
+	return 0;
+}
+
+static int max_attempts(const struct drop *d)
+{
+	return d->cfg->retries + 1;
+}
+
+/* One file left by a dead daemon; 1 if one was adopted. */
+static int recover_step(struct drop *d)
+{
+	char name[NAME_MAX + 1], tag = 0;
+	int s = core_jobs()->free_head, n, r;
+
+	if (s < 0)
+		return 0;
+	r = spool_recover_next(&d->sp, s, name, sizeof(name), &n, &tag);
+	if (r <= 0)
+		return 0;
+	s = claim_slot(d, name);
+	if (s < 0)
+		return 0;
+	JOB(s)->n = n;
+	stats_inc(STAT_RECOVERED);
+	log_info("event=recovered drop=%s file=%s attempts=%d%s", d->cfg->name, log_q(name), n,
+		 tag == 'd' ? " verdict=done" : tag == 'f' ? " verdict=failed" : "");
+	if (tag) {
+		/* Its verdict was recorded; only the move is left to do. */
+		struct job *j = JOB(s);
+
+		j->tag = tag;
+		j->to_failed = tag == 'f';
+		j->resumed = 1;
+		snprintf(j->status, sizeof(j->status), "recorded");
+		if (j->to_failed) {
+			j->sidecar = spool_marked_sidecar(&d->sp, s, &j->sidecar_len);
+			core_mark_failed();
+		}
+		job_event(core_jobs(), s, JE_VERDICT);
+		outcome_deliver(s);
+		return 1;
+	}
+	if (n >= max_attempts(d)) {
+		/* It was running its last attempt when the daemon died: a file
+		 * that kills the daemon must not loop forever. */
+		outcome_finish(s, 1, "crashed", 0, "the daemon died during this attempt\n", 36);
+		return 1;
+	}
+	/* Made the daemon's again: it may have died between claim and seal. */
+	intake_admit(s);
+	return 1;
+}
+
+/* Fill free room from recovery, then from scans, drop by drop, at most
+ * BUDGET files at a time, so that a big backlog does not keep the first
+ * commands waiting (or a result unread) while the queue fills.  Returns 1
+ * if the budget ran out with room left. */
+int intake_refill(int budget)
+{
+	int progress = 1;
+
+	if (core_stopping())
+		return 0;
+	while (progress && core_room()) {
+		struct drop *d;
+
+		if (budget-- <= 0)
+			return 1;
+		progress = 0;
+		for (d = drops_first(); d && core_room(); d = d->next) {
+			if (!drop_usable(d))
+				continue;
+			if ((!d->sp.rec_done || !d->sp.held_done) && recover_step(d)) {
+				progress = 1;
+				continue;
+			}
+			if ((d->dirty || d->scan) && scan_step(d))
+				progress = 1;
+			else if (d->dirty)
+				progress = 1;  /* dirtied during the pass: go again */
+		}
+	}
+	return 0;
+}
+
+void intake_file(struct drop *d, const char *name, int created)
+{
+	if (!drop_usable(d) || !matches(d, name))
+		return;
+	if (!core_room() || core_stopping())
+		d->dirty = 1;  /* it stays in the drop; a scan finds it */
+	else
+		try_claim(d, name, DT_UNKNOWN, created);
+}

@@ -62,6 +62,12 @@ $(BUILD)/tests/harness.o: tests/integ/harness.c tests/integ/harness.h | $(BUILD)
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS) $(LDLIBS_D)
 
+# The dispatcher's test links its own twins of the pool, the attempt, the
+# outcome and the system calls (see tests/unit/test_dispatch.c).
+DISPATCH_OBJ = dispatch core job queue timer loop log config trust
+$(BUILD)/tests/test_dispatch: tests/unit/test_dispatch.c $(DISPATCH_OBJ:%=$(BUILD)/%.o) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS) $(LDLIBS_D)
+
 # Integration tests drive the real binary; they find it through SEAWATCHD.
 $(BUILD)/tests/test_%: tests/integ/test_%.c $(BUILD)/tests/harness.o | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) -Itests/integ $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS)

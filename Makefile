@@ -25,7 +25,7 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config trust log queue policy timer job sys loop stats proto core spool recover copy watch cgroup drop intake outcome attempt dispatch pool worker master
+CORE = config trust log queue policy timer job sys loop stats proto core spool recover copy watch cgroup drop intake outcome attempt dispatch pool runner worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
 WORKER = $(BUILD)/seawatch-worker
@@ -49,7 +49,7 @@ $(BUILD)/%.o: src/%.c $(wildcard include/*.h) Makefile | $(BUILD)
 $(DAEMON): $(CORE_OBJ) $(BUILD)/main.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
 
-$(WORKER): $(BUILD)/worker_bin.o $(BUILD)/worker.o $(BUILD)/proto.o $(BUILD)/cgroup.o $(BUILD)/log.o
+$(WORKER): $(BUILD)/worker_bin.o $(BUILD)/worker.o $(BUILD)/runner.o $(BUILD)/proto.o $(BUILD)/cgroup.o $(BUILD)/log.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(WORKER_STATIC) -o $@ $^
 
 $(BUILD):

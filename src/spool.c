@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "spool.h"
 #include "trust.h"
@@ -412,42 +413,6 @@ int spool_set_attempts(struct spool *sp, int slot, int n)
 	return spool_rec_put(sp->attfd, slot, n, 0);
 }
 
-/* Write LEN bytes of TEXT to a new file NAME in DIRFD (mode
- * SPOOL_FILE_MODE), fsync and close it, checking each.  0 or -1 (nothing
- * left behind). */
-static int write_new(int dirfd, const char *name, const char *text, size_t len)
-{
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			SPOOL_FILE_MODE);
-	int saved;
-
-	if (fd < 0)
-		return -1;
-	while (len > 0) {
-		ssize_t w = write(fd, text, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			goto fail;
-		text += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dirfd, name, 0);
-	errno = saved;
-	return -1;
-}
 
 int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
 	       size_t len)
@@ -459,10 +424,7 @@ int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
 	if (text) {
 		snprintf(tmp, sizeof(tmp), "%d/.sidecar.tmp", slot);
 		snprintf(p, sizeof(p), "%d/.sidecar", slot);
-		unlinkat(sp->workfd, tmp, 0);
-		if (write_new(sp->workfd, tmp, text, len) == 0 &&
-		    renameat(sp->workfd, tmp, sp->workfd, p) < 0)
-			unlinkat(sp->workfd, tmp, 0);  /* best effort */
+		fio_replace(sp->workfd, tmp, p, text, len, SPOOL_FILE_MODE);  /* best effort */
 	}
 	return spool_rec_put(sp->attfd, slot, n, tag);
 }
@@ -687,10 +649,9 @@ int spool_move_record(struct spool *sp, int slot, const char *tmp, unsigned long
 	/* Written aside and renamed over the last one: whole or absent. */
 	snprintf(t, sizeof(t), "%d/" SPOOL_MOVING ".tmp", slot);
 	snprintf(p, sizeof(p), "%d/" SPOOL_MOVING, slot);
-	unlinkat(sp->workfd, t, 0);
-	if (n < 0 || (size_t)n >= sizeof(text) || write_new(sp->workfd, t, text, (size_t)n) < 0)
+	if (n < 0 || (size_t)n >= sizeof(text))
 		return -1;
-	return renameat(sp->workfd, t, sp->workfd, p);
+	return fio_replace(sp->workfd, t, p, text, (size_t)n, SPOOL_FILE_MODE);
 }
 
 int spool_move_recorded(struct spool *sp, int slot, char *tmp, size_t tmpsz,
@@ -737,7 +698,7 @@ int spool_sidecar(int destfd, const char *final, const char *text, size_t len)
 	memcpy(base + fl, ".error", 7);
 	/* Written aside and renamed in: nobody ever reads half a sidecar. */
 	spool_tmp_name(tmp, sizeof(tmp));
-	if (write_new(destfd, tmp, text, len) < 0)
+	if (fio_write_new(destfd, tmp, text, len, SPOOL_FILE_MODE) < 0)
 		return -1;
 	if (spool_place(destfd, tmp, destfd, base, final2, sizeof(final2)) < 0) {
 		int saved = errno;

@@ -14,6 +14,7 @@
 int64_t sys_now_ms(void);                     /* CLOCK_MONOTONIC, ms */
 ssize_t sys_send(int fd, const void *buf, size_t len);   /* MSG_NOSIGNAL */
 int sys_kill(pid_t pid, int sig);
+pid_t sys_waitpid(pid_t pid, int *wstatus, int options);
 int sys_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
 
 #endif

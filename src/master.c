@@ -160,7 +160,7 @@ static void on_signals(void *arg)
 			int st;
 			pid_t pid;
 
-			while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			while ((pid = sys_waitpid(-1, &st, WNOHANG)) > 0)
 				pool_reaped(pid, st);
 			break;
 		}

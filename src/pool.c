@@ -291,7 +291,7 @@ static void lost(struct worker *w)
 	/* Its commands die with it (PR_SET_PDEATHSIG); what they left
 	 * running outside their process group, here. */
 	cg_worker_lost(i);
-	if (!w->reaped && waitpid(w->pid, &w->wstatus, WNOHANG) == w->pid)
+	if (!w->reaped && sys_waitpid(w->pid, &w->wstatus, WNOHANG) == w->pid)
 		w->reaped = 1;
 	if (!w->ready && !core_stopping() && i < core_cfg()->workers) {
 		/* It never came up (exec failed, privileges could not be
@@ -402,11 +402,11 @@ void pool_stop(int sigfd)
 		}
 	do {
 		alive = 0;
-		while (waitpid(-1, NULL, WNOHANG) > 0)
+		while (sys_waitpid(-1, NULL, WNOHANG) > 0)
 			;
 		for (i = 0; i < P.n; i++)
-			if (P.w[i]->pid > 0 && kill(P.w[i]->pid, 0) == 0 &&
-			    waitpid(P.w[i]->pid, NULL, WNOHANG) == 0)
+			if (P.w[i]->pid > 0 && sys_kill(P.w[i]->pid, 0) == 0 &&
+			    sys_waitpid(P.w[i]->pid, NULL, WNOHANG) == 0)
 				alive = 1;
 		if (alive) {
 			/* Woken by their SIGCHLD (blocked, so it waits in
@@ -419,9 +419,9 @@ void pool_stop(int sigfd)
 		}
 	} while (alive && sys_now_ms() < until);
 	for (i = 0; i < P.n; i++) {
-		if (P.w[i]->pid > 0 && waitpid(P.w[i]->pid, NULL, WNOHANG) == 0) {
-			kill(P.w[i]->pid, SIGKILL);
-			waitpid(P.w[i]->pid, NULL, 0);
+		if (P.w[i]->pid > 0 && sys_waitpid(P.w[i]->pid, NULL, WNOHANG) == 0) {
+			sys_kill(P.w[i]->pid, SIGKILL);
+			sys_waitpid(P.w[i]->pid, NULL, 0);
 		}
 		loop_cancel(&P.w[i]->respawn);
 		free(P.w[i]);

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 
 int64_t sys_now_ms(void)
@@ -23,6 +24,11 @@ ssize_t sys_send(int fd, const void *buf, size_t len)
 int sys_kill(pid_t pid, int sig)
 {
 	return kill(pid, sig);
+}
+
+pid_t sys_waitpid(pid_t pid, int *wstatus, int options)
+{
+	return waitpid(pid, wstatus, options);
 }
 
 int sys_poll(struct pollfd *fds, nfds_t n, int timeout_ms)

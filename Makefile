@@ -25,7 +25,7 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config trust fileio log queue policy timer job sys loop stats proto core spool recover copy watch cgroup drop intake outcome attempt dispatch pool runner worker master
+CORE = config trust fileio log queue policy timer job sys loop stats proto core spool recover copy watch cgroup drop intake outcome attempt dispatch pool notify runner worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
 WORKER = $(BUILD)/seawatch-worker

@@ -14,6 +14,8 @@ enum sw_stat {
 };
 
 void stats_inc(enum sw_stat s);
+/* FN is called after each change (the service manager's STATUS=). */
+void stats_on_change(void (*fn)(void));
 unsigned long long stats_get(enum sw_stat s);
 /* event=counters, with the gauges given. */
 void stats_log(int queued, int running, int waiting);

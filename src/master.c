@@ -26,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "master.h"
+#include "notify.h"
 #include "outcome.h"
 #include "pool.h"
 #include "stats.h"
@@ -60,6 +61,17 @@ static void log_config_warnings(const struct sw_config *c)
 	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		log_warn("event=config-warning text=%s", log_q(line));
 	free(copy);
+}
+
+static void reload(void);
+
+/* SIGHUP: the service manager hears that a reload runs, and that the
+ * daemon is ready again (with the old config if the new one was bad). */
+static void on_hup(void)
+{
+	notify_reloading();
+	reload();
+	notify_ready();
 }
 
 static void reload(void)
@@ -127,6 +139,7 @@ void master_stop(void)
 	loop_cancel(&M.recover);
 	loop_arm(&M.grace, sys_now_ms() + core_cfg()->shutdown_grace_ms);
 	dispatch_stop();
+	notify_stopping();
 	log_info("event=stopping running=%d grace_ms=%lld", jobs_running(core_jobs()),
 		 (long long)core_cfg()->shutdown_grace_ms);
 }
@@ -151,7 +164,7 @@ static void on_signals(void *arg)
 			break;
 		case SIGHUP:
 			if (!core_stopping())
-				reload();
+				on_hup();
 			break;
 		case SIGUSR1:
 			log_counters();
@@ -270,6 +283,9 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 {
 	sigset_t set;
 
+	/* Before any worker exists: none inherits NOTIFY_SOCKET. */
+	notify_init();
+	stats_on_change(notify_changed);
 	if (core_init(c, opts) < 0 || pool_init() < 0) {
 		log_err("event=start-failed error=%s", log_q(strerror(errno)));
 		return -1;
@@ -314,6 +330,9 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 	log_info("event=ready mode=%s drops=%d workers=%d queue_size=%d version=%s",
 		 opts->once ? "once" : "watch", c->n_drops, c->workers, c->queue_size,
 		 SW_VERSION);
+	/* Every drop is watched (and will be scanned): a file that arrives
+	 * from now on is seen. */
+	notify_ready();
 	return 0;
 }
 
@@ -370,6 +389,7 @@ out:
 		}
 	}
 	drops_free();
+	notify_free();
 	loop_free();
 	core_free();
 	if (M.sigfd >= 0)

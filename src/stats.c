@@ -6,10 +6,18 @@
 #include "log.h"
 
 static unsigned long long counters[STAT_N];
+static void (*changed)(void);
 
 void stats_inc(enum sw_stat s)
 {
 	counters[s]++;
+	if (changed)
+		changed();
+}
+
+void stats_on_change(void (*fn)(void))
+{
+	changed = fn;
 }
 
 unsigned long long stats_get(enum sw_stat s)

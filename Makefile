@@ -11,7 +11,8 @@ VERSION    := 0.2.0
 
 CC      ?= gcc
 PKGS     = libconfig
-DEB_DEPS = gcc make pkg-config libc6-dev libconfig-dev libinotifytools0-dev libcriterion-dev strace
+DEB_DEPS = gcc make pkg-config libc6-dev libconfig-dev libinotifytools0-dev libcriterion-dev strace \
+           mandoc
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wformat=2 -Wno-format-nonliteral -Werror
@@ -39,12 +40,19 @@ TEST_BINS = $(UNIT:%=$(BUILD)/tests/%) $(INTEG:%=$(BUILD)/tests/%)
 CRIT_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRIT_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all deps run check unit integ install uninstall clean asan valgrind bench bench-deps
+.PHONY: all deps run check unit integ install uninstall clean asan valgrind bench bench-deps \
+        systest sys-deps FORCE
 
 all: $(DAEMON) $(WORKER)
 
-$(BUILD)/%.o: src/%.c $(wildcard include/*.h) Makefile | $(BUILD)
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) Makefile $(BUILD)/paths | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The directories compiled in: objects are rebuilt when they change (make
+# install PREFIX=/usr after a plain make must not keep /usr/local's).
+$(BUILD)/paths: FORCE | $(BUILD)
+	@echo '$(SYSCONFDIR) $(LIBEXECDIR)' | cmp -s - $@ || echo '$(SYSCONFDIR) $(LIBEXECDIR)' > $@
+FORCE:
 
 $(DAEMON): $(CORE_OBJ) $(BUILD)/main.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
@@ -96,6 +104,16 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory all tests
 	@sh tests/run.sh $(BUILD)
+	@sh tests/docs.sh
+	@$(MAKE) --no-print-directory systest
+
+# systest: a real systemd runs the installed daemon (tests/system/nspawn.sh):
+# a Debian 12 root made with mmdebstrap, booted with systemd-nspawn.
+SYS_DEPS = mmdebstrap systemd-container
+sys-deps:
+	@$(MAKE) --no-print-directory deps DEB_DEPS="$(SYS_DEPS)"
+systest: sys-deps
+	@bash tests/system/nspawn.sh
 
 .PHONY: tests
 tests: $(DAEMON) $(WORKER) $(TEST_BINS)
@@ -139,16 +157,39 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	python3 bench/run.py
 
+# install: a working install.  Binaries stripped (install -s) unless
+# STRIP= is given; the config and the unit name the paths installed here.
+STRIP         ?= -s
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
+SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+            -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
+
 install: $(DAEMON) $(WORKER)
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch $(DESTDIR)$(LIBEXECDIR)/seawatch
-	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/seawatchd
-	install -m 0755 $(WORKER) $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch \
+	  $(DESTDIR)$(LIBEXECDIR)/seawatch $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 man/seawatchd.8 $(DESTDIR)$(MANDIR)/man8/seawatchd.8
+	install -m 0644 man/seawatch.conf.5 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5
+	install $(STRIP) -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/seawatchd
+	install $(STRIP) -m 0755 $(WORKER) $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker
+	install -m 0755 examples/process-sea.sh $(DESTDIR)$(LIBEXECDIR)/seawatch/process-sea
+	$(SUBST) packaging/systemd/seawatchd.service.in > $(BUILD)/seawatchd.service
+	install -m 0644 $(BUILD)/seawatchd.service $(DESTDIR)$(UNITDIR)/seawatchd.service
+	install -m 0644 packaging/systemd/seawatch.tmpfiles $(DESTDIR)$(TMPFILESDIR)/seawatch.conf
+	install -m 0644 packaging/systemd/seawatch.sysusers $(DESTDIR)$(SYSUSERSDIR)/seawatch.conf
+	$(SUBST) etc/seawatch.conf.in > $(BUILD)/seawatch.conf
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf ]; then \
 	  echo "install: keeping existing $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf"; \
-	else install -m 0644 etc/seawatch.conf $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf; fi
+	else install -m 0644 $(BUILD)/seawatch.conf $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/seawatchd $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker
+	rm -f $(DESTDIR)$(SBINDIR)/seawatchd $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker \
+	  $(DESTDIR)$(LIBEXECDIR)/seawatch/process-sea $(DESTDIR)$(UNITDIR)/seawatchd.service \
+	  $(DESTDIR)$(TMPFILESDIR)/seawatch.conf $(DESTDIR)$(SYSUSERSDIR)/seawatch.conf \
+	  $(DESTDIR)$(MANDIR)/man8/seawatchd.8 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/seawatch
 
 clean:
-	rm -rf build build-asan demo
+	rm -rf build build-asan build-systest build-dev demo

@@ -80,6 +80,7 @@ struct job {
 	char *sidecar;     /* to failed: the text to write */
 	size_t sidecar_len;
 	char status[64];   /* of the last attempt, for the outcome line */
+	const char *reason;  /* to failed/: why not retried (a static string) */
 	int64_t dur;
 	struct timer due;  /* the *_WAIT states */
 	int next_free;

@@ -14,6 +14,8 @@
 void log_open(enum sw_log_target target, enum sw_log_level level,
 	      const char *ident);
 void log_set_level(enum sw_log_level level);
+/* Lines to TARGET from now on (stderr if syslog has no socket). */
+void log_set_target(enum sw_log_target target);
 enum sw_log_level log_get_level(void);
 void log_close(void);
 

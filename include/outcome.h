@@ -18,10 +18,11 @@
  * duration and the tail of its output. */
 void outcome_result(int s, enum st_kind kind, int code, int64_t dur, const char *tail,
 		    size_t tlen);
-/* Job S has its verdict: to failed/ (TO_FAILED) or done/, with STATUS
- * and, to failed/, TAIL in its sidecar. */
-void outcome_finish(int s, int to_failed, const char *status, int64_t dur,
-		    const char *tail, size_t tlen);
+/* Job S has its verdict: to failed/ (TO_FAILED, and REASON why it was not
+ * retried, a static string) or done/, with STATUS and, to failed/, TAIL in
+ * its sidecar. */
+void outcome_finish(int s, int to_failed, const char *status, const char *reason,
+		    int64_t dur, const char *tail, size_t tlen);
 /* Job S (JS_DELIVERING) is moved now. */
 void outcome_deliver(int s);
 /* The copy of job S (JS_MOVING) to done/ or failed/ ended (ERR 0: made). */

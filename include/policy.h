@@ -34,6 +34,10 @@ enum verdict policy_decide(const struct sw_drop *d, int attempt,
  */
 int64_t policy_backoff_ms(const struct sw_drop *d, int attempt, uint32_t rnd);
 
+/* Why a V_FAILED was not retried: "no_retry" (its exit code is listed),
+ * "retries-exhausted", "crashed" (the daemon died in its last attempt). */
+const char *policy_fail_reason(const struct sw_drop *d, enum st_kind kind, int code);
+
 /* "exit:3", "signal:SIGKILL", "timeout", "exec:ENOENT", ... into BUF. */
 const char *policy_status(enum st_kind kind, int code, char *buf, size_t n);
 /* How a process ended, from waitpid()'s WSTATUS, as nginx says it:

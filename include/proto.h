@@ -46,7 +46,7 @@ struct msg_job {
 	uint32_t spool;         /* whose attempts table ... */
 	uint32_t slot;          /* ... gets record SLOT = ATTEMPT at the start */
 	uint32_t attempt;
-	uint32_t pad;
+	uint32_t log_target;    /* enum sw_log_target: where its output goes */
 	int64_t timeout_ms;
 	int64_t kill_grace_ms;
 	uint32_t out_log_max;   /* bytes of output to log per job */

@@ -60,6 +60,7 @@ int attempt_message(int s, char *buf, size_t *len)
 	m->kill_grace_ms = dc->kill_grace_ms;
 	m->out_log_max = OUT_LOG_MAX;
 	m->log_level = (uint32_t)log_get_level();
+	m->log_target = (uint32_t)core_cfg()->log_target;
 	m->argc = (uint32_t)dc->argc;
 	for (i = 0; i < dc->argc; i++) {
 		if (cnf_expand(dc->command[i], path, j->name, dc->name, j->n, arg,

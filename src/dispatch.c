@@ -239,7 +239,8 @@ void dispatch_run(void)
 						 "could not start an attempt: %s\n",
 						 strerror(errno));
 
-				outcome_finish(s, 1, "setup-failed", 0, why, (size_t)n);
+				outcome_finish(s, 1, "setup-failed", "setup-failed", 0, why,
+					       (size_t)n);
 			}
 		}
 	if (queue_len(q) > 0 || jobs_in(core_jobs(), JS_AHEAD) == 0)

@@ -349,6 +349,7 @@ static int recover_step(struct drop *d)
 		j->to_failed = tag == 'f';
 		j->resumed = 1;
 		snprintf(j->status, sizeof(j->status), "recorded");
+		j->reason = "recorded-before-a-restart";
 		if (j->to_failed) {
 			j->sidecar = spool_marked_sidecar(&d->sp, s, &j->sidecar_len);
 			core_mark_failed();
@@ -360,7 +361,8 @@ static int recover_step(struct drop *d)
 	if (n >= max_attempts(d)) {
 		/* It was running its last attempt when the daemon died: a file
 		 * that kills the daemon must not loop forever. */
-		outcome_finish(s, 1, "crashed", 0, "the daemon died during this attempt\n", 36);
+		outcome_finish(s, 1, "crashed", "crashed", 0,
+			       "the daemon died during this attempt\n", 36);
 		return 1;
 	}
 	/* Made the daemon's again: it may have died between claim and seal. */

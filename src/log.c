@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <paths.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,19 +26,56 @@ static long log_pid;   /* getpid() is a system call: once per process */
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
+/* syslog(3) drops every line, silently, when nothing listens on /dev/log:
+ * then the lines stay on stderr (said once, on stderr, when TELL).  Looked
+ * at once per process: a worker asks at every job. */
+static enum sw_log_target usable(enum sw_log_target target, int tell)
+{
+	static int checked, missing, told;
+	struct stat st;
+
+	if (target != SW_LOG_SYSLOG)
+		return target;
+	if (!checked) {
+		missing = stat(_PATH_LOG, &st) < 0 || !S_ISSOCK(st.st_mode);
+		checked = 1;
+	}
+	if (!missing)
+		return target;
+	if (tell && !told) {
+		char line[256];
+		int n = snprintf(line, sizeof(line), "%s[%ld]: level=warning event=syslog-unavailable "
+				 "path=%s action=stderr\n", log_ident, (long)getpid(), _PATH_LOG);
+
+		if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0) {
+			/* Nowhere else to say it. */
+		}
+		told = 1;
+	}
+	return SW_LOG_STDERR;
+}
+
+void log_set_target(enum sw_log_target target)
+{
+	target = usable(target, 0);
+	if (target == log_target)
+		return;
+	if (log_target == SW_LOG_SYSLOG)
+		closelog();
+	if (target == SW_LOG_SYSLOG)
+		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_target = target;
+}
+
 void log_open(enum sw_log_target target, enum sw_log_level level,
 	      const char *ident)
 {
 	if (ident)
 		log_ident = ident;
-	if (log_target == SW_LOG_SYSLOG && target != SW_LOG_SYSLOG)
-		closelog();
-	if (target == SW_LOG_SYSLOG && log_target != SW_LOG_SYSLOG)
-		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	log_target = target;
-	log_level = level;
 	log_stamp = getenv("JOURNAL_STREAM") == NULL;
 	log_pid = (long)getpid();
+	log_set_target(usable(target, 1));
+	log_level = level;
 }
 
 void log_set_level(enum sw_log_level level)

@@ -113,6 +113,7 @@ static void delivered(int s, const char *final)
 {
 	struct job *j = JOB(s);
 	struct drop *d = j->drop;
+	char to[PATH_MAX + NAME_MAX + 2];
 
 	if (j->to_failed && j->sidecar &&
 	    spool_sidecar(tdir_fd(&d->failed, sys_now_ms()), final, j->sidecar, j->sidecar_len) < 0)
@@ -126,11 +127,16 @@ static void delivered(int s, const char *final)
 	else
 		stats_inc(STAT_DONE);
 	/* The outcome line comes once the file (and its sidecar) are in
-	 * place, so whoever reacts to it finds them. */
-	log_msg(j->to_failed ? SW_LOG_WARNING : SW_LOG_INFO,
-		"event=%s drop=%s file=%s attempt=%d status=%s duration_ms=%lld",
-		j->to_failed ? "failed" : "done", d->cfg->name, log_q(j->name), j->n,
-		j->status, (long long)j->dur);
+	 * place, so whoever reacts to it finds them: it says where. */
+	snprintf(to, sizeof(to), "%s/%s", j->to_failed ? d->cfg->failed : d->cfg->done, final);
+	if (j->to_failed)
+		log_warn("event=failed drop=%s file=%s attempt=%d status=%s reason=%s to=%s "
+			 "duration_ms=%lld", d->cfg->name, log_q(j->name), j->n, j->status,
+			 j->reason ? j->reason : "-", log_q(to), (long long)j->dur);
+	else
+		log_info("event=done drop=%s file=%s attempt=%d status=%s to=%s duration_ms=%lld",
+			 d->cfg->name, log_q(j->name), j->n, j->status, log_q(to),
+			 (long long)j->dur);
 	release(s);
 }
 
@@ -310,13 +316,14 @@ void outcome_deliver(int s)
 	move_failed(s, errno);
 }
 
-void outcome_finish(int s, int to_failed, const char *status, int64_t dur,
+void outcome_finish(int s, int to_failed, const char *status, const char *reason, int64_t dur,
 		   const char *tail, size_t tlen)
 {
 	struct job *j = JOB(s);
 
 	job_event(core_jobs(), s, JE_VERDICT);
 	j->to_failed = to_failed;
+	j->reason = reason;
 	snprintf(j->status, sizeof(j->status), "%s", status);
 	j->dur = dur;
 	if (to_failed) {
@@ -367,7 +374,8 @@ void outcome_result(int s, enum st_kind kind, int code, int64_t dur, const char 
 		job_event(core_jobs(), s, JE_PARK);
 		return;
 	}
-	outcome_finish(s, v != V_DONE, status, dur, tail, tlen);
+	outcome_finish(s, v != V_DONE, status,
+		       v == V_DONE ? NULL : policy_fail_reason(d->cfg, kind, code), dur, tail, tlen);
 }
 
 void outcome_copied(int s, int err)

@@ -31,6 +31,19 @@ enum verdict policy_decide(const struct sw_drop *d, int attempt,
 	return attempt <= d->retries ? V_RETRY : V_FAILED;
 }
 
+const char *policy_fail_reason(const struct sw_drop *d, enum st_kind kind, int code)
+{
+	if (kind == ST_CRASHED)
+		return "crashed";
+	if (kind == ST_NOT_REGULAR)
+		return "not-regular";
+	if (kind == ST_EXIT)
+		for (int i = 0; i < d->n_no_retry; i++)
+			if (d->no_retry[i] == code)
+				return "no_retry";
+	return "retries-exhausted";
+}
+
 int64_t policy_backoff_ms(const struct sw_drop *d, int attempt, uint32_t rnd)
 {
 	int64_t delay = d->backoff_ms;

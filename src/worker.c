@@ -239,7 +239,9 @@ static void run_job(const struct msg_job *j, size_t len)
 		send_result(j->job, ST_SPAWN, EINVAL, 0, NULL);
 		return;
 	}
+	/* The command's output lines go where the daemon's do. */
 	log_set_level((enum sw_log_level)j->log_level);
+	log_set_target((enum sw_log_target)j->log_target);
 	/* The attempt is counted on disk before it starts: a file whose
 	 * command kills the daemon cannot loop forever. */
 	fd = spool_fd(j->spool);
@@ -332,6 +334,8 @@ int worker_main(int argc, char **argv)
 			syscall(SYS_rt_sigaction, sig, zero, NULL, (size_t)(NSIG - 1) / 8);
 		}
 	runner_ignore_signals();
+	/* Its own stamp and pid on stderr (none under the journal). */
+	log_open(SW_LOG_STDERR, SW_LOG_INFO, "seawatchd");
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGUSR2);

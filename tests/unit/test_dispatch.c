@@ -70,10 +70,10 @@ void outcome_result(int s, enum st_kind kind, int code, int64_t dur, const char 
 	results[nresults].kind = kind;
 	nresults++;
 }
-void outcome_finish(int s, int to_failed, const char *status, int64_t dur, const char *tail,
-		    size_t tlen)
+void outcome_finish(int s, int to_failed, const char *status, const char *reason, int64_t dur,
+		    const char *tail, size_t tlen)
 {
-	(void)s; (void)to_failed; (void)status; (void)dur; (void)tail; (void)tlen;
+	(void)s; (void)to_failed; (void)status; (void)reason; (void)dur; (void)tail; (void)tlen;
 	cr_assert_fail("no attempt fails to be set up here");
 }
 void outcome_deliver(int s) { (void)s; }

@@ -12,7 +12,7 @@ VERSION    := 0.2.0
 CC      ?= gcc
 PKGS     = libconfig
 DEB_DEPS = gcc make pkg-config libc6-dev libconfig-dev libinotifytools0-dev libcriterion-dev strace \
-           mandoc
+           mandoc musl-tools shellcheck
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wformat=2 -Wno-format-nonliteral -Werror
@@ -105,6 +105,10 @@ check: deps
 	@$(MAKE) --no-print-directory all tests
 	@sh tests/run.sh $(BUILD)
 	@sh tests/docs.sh
+	@sh tests/musl.sh
+	@shellcheck tests/*.sh tests/system/*.sh packaging/sysv/seawatchd \
+	  packaging/openwrt/seawatch/files/seawatchd.init && echo "shellcheck: clean"
+	@bash tests/system/sysv.sh $(BUILD)
 	@$(MAKE) --no-print-directory systest
 
 # systest: a real systemd runs the installed daemon (tests/system/nspawn.sh):
@@ -169,7 +173,12 @@ SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 install: $(DAEMON) $(WORKER)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch \
 	  $(DESTDIR)$(LIBEXECDIR)/seawatch $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
-	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(SYSCONFDIR)/init.d
+	sed -e 's|^DAEMON=.*|DAEMON=$(SBINDIR)/seawatchd|' \
+	    -e 's|^CONFIG=.*|CONFIG=$(SYSCONFDIR)/seawatch/seawatch.conf|' \
+	    packaging/sysv/seawatchd > $(BUILD)/seawatchd.init
+	install -m 0755 $(BUILD)/seawatchd.init $(DESTDIR)$(SYSCONFDIR)/init.d/seawatchd
 	install -m 0644 man/seawatchd.8 $(DESTDIR)$(MANDIR)/man8/seawatchd.8
 	install -m 0644 man/seawatch.conf.5 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5
 	install $(STRIP) -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/seawatchd
@@ -188,7 +197,8 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/seawatchd $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker \
 	  $(DESTDIR)$(LIBEXECDIR)/seawatch/process-sea $(DESTDIR)$(UNITDIR)/seawatchd.service \
 	  $(DESTDIR)$(TMPFILESDIR)/seawatch.conf $(DESTDIR)$(SYSUSERSDIR)/seawatch.conf \
-	  $(DESTDIR)$(MANDIR)/man8/seawatchd.8 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5
+	  $(DESTDIR)$(MANDIR)/man8/seawatchd.8 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5 \
+	  $(DESTDIR)$(SYSCONFDIR)/init.d/seawatchd
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/seawatch
 
 clean:

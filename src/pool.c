@@ -1,6 +1,7 @@
 /*
  * pool.c - worker processes (see pool.h).
  */
+#include "compat.h"
 #include "pool.h"
 
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/close_range.h>
 
 #include "cgroup.h"
 #include "core.h"

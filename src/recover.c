@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "log.h"
 #include "spool.h"
 

@@ -7,6 +7,7 @@
  * SIGTERM to the whole group, then SIGKILL after kill_grace; the cgroup,
  * if any, is killed whole then and when the command exits.
  */
+#include "compat.h"
 #include "runner.h"
 
 #include <errno.h>
@@ -25,9 +26,6 @@
 #include "cgroup.h"
 #include "log.h"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 /* The 32-bit id calls, where the plain ones take 16-bit ids (arm, i386). */
 #ifdef SYS_setresuid32

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "fileio.h"
 #include "log.h"
 #include "spool.h"

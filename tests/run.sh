@@ -3,7 +3,8 @@
 # integration tests against BUILD/seawatchd.  Exit non-zero if any fails.
 set -u
 build=${1:-build}
-export SEAWATCHD="$(cd "$build" && pwd)/seawatchd"
+SEAWATCHD="$(cd "$build" && pwd)/seawatchd"
+export SEAWATCHD
 fail=0
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue

@@ -191,10 +191,25 @@ Test(notify, workers_do_not_inherit_the_socket)
 	cr_assert(kids && atol(kids) > 0, "the daemon has no worker");
 	kid = atol(kids);
 	free(kids);
+	/* Just forked, it may not have exec'd yet (its environment block
+	 * would still be the master's from before it cleaned it): until its
+	 * command line is the worker's. */
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", kid);
+	for (int i = 0; i < 200; i++) {
+		char cl[256] = "";
+		size_t m;
+
+		f = fopen(path, "r");
+		cr_assert_not_null(f);
+		m = fread(cl, 1, sizeof(cl) - 1, f);
+		fclose(f);
+		if (m > 0 && memmem(cl, m, "--worker", 8))
+			break;
+		usleep(20000);
+	}
 	snprintf(path, sizeof(path), "/proc/%ld/environ", kid);
 	env_text = calloc(1, 65536);
 	cr_assert_not_null(env_text);
-	/* Just forked, it may not have exec'd yet: until its own is there. */
 	for (int i = 0; i < 100 && !strstr(env_text, "PATH="); i++) {
 		usleep(i ? 50000 : 0);
 		memset(env_text, 0, 65536);

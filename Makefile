@@ -41,7 +41,7 @@ CRIT_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRIT_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 .PHONY: all deps run check unit integ install uninstall clean asan valgrind bench bench-deps \
-        systest sys-deps FORCE
+        systest sys-deps deb deb-deps FORCE
 
 all: $(DAEMON) $(WORKER)
 
@@ -111,12 +111,29 @@ check: deps
 	@bash tests/system/sysv.sh $(BUILD)
 	@$(MAKE) --no-print-directory systest
 
-# systest: a real systemd runs the installed daemon (tests/system/nspawn.sh):
-# a Debian 12 root made with mmdebstrap, booted with systemd-nspawn.
+# deb: the Debian package, built from a copy of this tree with
+# packaging/debian as debian/ (the top level stays as SPEC §1 lays it out),
+# then checked with lintian.  The .deb lands in build-deb/.
+DEB_BUILD_DEPS = dpkg-dev debhelper lintian
+deb-deps:
+	@$(MAKE) --no-print-directory deps DEB_DEPS="$(DEB_DEPS) $(DEB_BUILD_DEPS)"
+deb: deb-deps
+	rm -rf build-deb && mkdir -p build-deb/seawatch-$(VERSION)
+	cp -r Makefile src include etc examples man packaging build-deb/seawatch-$(VERSION)/
+	cp -r packaging/debian build-deb/seawatch-$(VERSION)/debian
+	cp packaging/sysv/seawatchd build-deb/seawatch-$(VERSION)/debian/seawatch.seawatchd.init
+	cp packaging/systemd/seawatch.sysusers build-deb/seawatch-$(VERSION)/debian/seawatch.sysusers
+	cd build-deb/seawatch-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --suppress-tags-from-file packaging/lintian-accepted \
+	  build-deb/seawatch_$(VERSION)_*.changes
+
+# systest: a real systemd runs the packaged daemon (tests/system/nspawn.sh):
+# the .deb installed into a Debian 12 root made with mmdebstrap, booted with
+# systemd-nspawn.
 SYS_DEPS = mmdebstrap systemd-container
 sys-deps:
 	@$(MAKE) --no-print-directory deps DEB_DEPS="$(SYS_DEPS)"
-systest: sys-deps
+systest: sys-deps deb
 	@bash tests/system/nspawn.sh
 
 .PHONY: tests
@@ -167,18 +184,20 @@ STRIP         ?= -s
 UNITDIR       ?= $(PREFIX)/lib/systemd/system
 TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
 SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+INITDIR       ?= $(SYSCONFDIR)/init.d
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
 
 install: $(DAEMON) $(WORKER)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch \
 	  $(DESTDIR)$(LIBEXECDIR)/seawatch $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
-	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-	  $(DESTDIR)$(SYSCONFDIR)/init.d
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	sed -e 's|^DAEMON=.*|DAEMON=$(SBINDIR)/seawatchd|' \
 	    -e 's|^CONFIG=.*|CONFIG=$(SYSCONFDIR)/seawatch/seawatch.conf|' \
 	    packaging/sysv/seawatchd > $(BUILD)/seawatchd.init
-	install -m 0755 $(BUILD)/seawatchd.init $(DESTDIR)$(SYSCONFDIR)/init.d/seawatchd
+	@# INITDIR= (empty): no SysV script (the Debian package installs its own).
+	if [ -n "$(INITDIR)" ]; then install -d $(DESTDIR)$(INITDIR) && \
+	  install -m 0755 $(BUILD)/seawatchd.init $(DESTDIR)$(INITDIR)/seawatchd; fi
 	install -m 0644 man/seawatchd.8 $(DESTDIR)$(MANDIR)/man8/seawatchd.8
 	install -m 0644 man/seawatch.conf.5 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5
 	install $(STRIP) -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/seawatchd
@@ -198,8 +217,8 @@ uninstall:
 	  $(DESTDIR)$(LIBEXECDIR)/seawatch/process-sea $(DESTDIR)$(UNITDIR)/seawatchd.service \
 	  $(DESTDIR)$(TMPFILESDIR)/seawatch.conf $(DESTDIR)$(SYSUSERSDIR)/seawatch.conf \
 	  $(DESTDIR)$(MANDIR)/man8/seawatchd.8 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5 \
-	  $(DESTDIR)$(SYSCONFDIR)/init.d/seawatchd
+	  $(DESTDIR)$(INITDIR)/seawatchd
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/seawatch
 
 clean:
-	rm -rf build build-asan build-systest build-dev demo
+	rm -rf build build-asan build-systest build-dev build-deb demo

@@ -2,7 +2,7 @@
 # tests/system/nspawn.sh - a real systemd runs seawatchd (issue 10).
 #
 # Builds a minimal Debian 12 root (mmdebstrap, cached under $SYSTEST_CACHE),
-# installs this tree into it with `make install` (PREFIX=/usr), boots it with
+# installs the package `make deb` built (build-deb/) into it, boots it with
 # systemd-nspawn, and checks inside, from a oneshot unit that powers the
 # machine off when done: the unit verifies clean; the service is active as
 # Type=notify, runs as the seawatch user, with its commands' cgroups
@@ -32,13 +32,23 @@ fi
 mkdir -p "$root"
 tar -C "$root" -xf "$base"
 
-# The tree, installed as a package would place it.
-make -C "$top" --no-print-directory -s BUILD=build-systest PREFIX=/usr SYSCONFDIR=/etc \
-	LIBEXECDIR=/usr/libexec all
-make -C "$top" --no-print-directory -s BUILD=build-systest PREFIX=/usr SYSCONFDIR=/etc \
-	LIBEXECDIR=/usr/libexec DESTDIR="$root" install
-ln -sf /usr/lib/systemd/system/seawatchd.service \
-	"$root/etc/systemd/system/multi-user.target.wants/seawatchd.service"
+# The package, installed as an operator would: its maintainer scripts make
+# the user and the directories, and enable the service.
+deb=$(find "$top/build-deb" -maxdepth 1 -name 'seawatch_*_*.deb' 2>/dev/null | head -1)
+if [ -z "$deb" ]; then
+	echo "systest: no package in build-deb/ (make deb first)" >&2
+	exit 1
+fi
+cp "$deb" "$root/var/tmp/seawatch.deb"
+mount -t proc proc "$root/proc"
+chroot "$root" dpkg -i /var/tmp/seawatch.deb >"$work/dpkg.log" 2>&1
+rc=$?
+umount "$root/proc"
+if [ $rc != 0 ]; then
+	echo "systest: dpkg -i failed:" >&2
+	cat "$work/dpkg.log" >&2
+	exit 1
+fi
 
 # The checks, run inside once the system is up.
 cat > "$root/usr/local/sbin/systest" <<'IN'
@@ -51,6 +61,7 @@ say() { echo "$*" >> $out; }
 check() { local what=$1; shift; if "$@" >> $out 2>&1; then say "PASS $what"; else say "FAIL $what"; fi; }
 wait_for() { local i; for i in $(seq 1 200); do "$@" && return 0; sleep 0.05; done; return 1; }
 
+check "the package enabled the service" systemctl -q is-enabled seawatchd
 check "systemd-analyze verify is clean" \
 	sh -c 'o=$(systemd-analyze verify seawatchd.service 2>&1); echo "$o"; [ -z "$o" ]'
 # As the user the unit runs it as: the spool's owner is checked against it.
@@ -79,6 +90,12 @@ check "systemctl stop stops it within 5 s" sh -c "[ $(( (t1 - t0) / 1000000 )) -
 check "it stopped cleanly" sh -c \
 	'journalctl -b -u seawatchd -o cat | grep "event=stopped status=0" && ! systemctl -q is-failed seawatchd'
 say "INFO $(systemd-analyze security seawatchd 2>/dev/null | tail -1)"
+systemctl start seawatchd
+check "removing the package stops the service" sh -c \
+	'dpkg -r seawatch >/dev/null 2>&1 && ! systemctl -q is-active seawatchd'
+check "installing it starts the service" sh -c \
+	'dpkg -i /var/tmp/seawatch.deb >/dev/null 2>&1 && systemctl -q is-active seawatchd'
+check "the config was kept (a conffile)" test -s /etc/seawatch/seawatch.conf
 journalctl -b -u seawatchd -o short-monotonic --no-pager | tail -40 | sed 's/^/LOG /' >> $out
 say "END"
 systemctl --no-block poweroff

@@ -1309,6 +1309,26 @@ static void check_spool(struct ctx *c, const config_setting_t *g,
 		       d->spool, from, d->path);
 		return;
 	}
+	if (exists && S_ISDIR(st.st_mode) && st.st_uid != geteuid() &&
+	    !(st.st_mode & (S_IWGRP | S_IRWXO))) {
+		/* Made by a run as another user (root first, the service's
+		 * user later, or the reverse): say what gives it over. */
+		struct passwd *owner = getpwuid(st.st_uid), *me = getpwuid(geteuid());
+		struct group *grp = getgrgid(getegid());
+		char who[64], chown_to[160];
+
+		snprintf(who, sizeof who, "%s", owner ? owner->pw_name : "?");
+		if (me && grp)
+			snprintf(chown_to, sizeof chown_to, "%s:%s", me->pw_name, grp->gr_name);
+		else
+			snprintf(chown_to, sizeof chown_to, "%ld:%ld", (long)geteuid(),
+				 (long)getegid());
+		err_at(c, m, "spool %s%s belongs to uid %ld (%s), not to this daemon's uid %ld: "
+		       "a run as another user made it; to run as uid %ld, give it over: "
+		       "chown -R %s %s", d->spool, from, (long)st.st_uid, who, (long)geteuid(),
+		       (long)geteuid(), chown_to, d->spool);
+		return;
+	}
 	if (exists && (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 		       (st.st_mode & (S_IWGRP | S_IRWXO)))) {
 		err_at(c, m, "spool %s%s is not the daemon's: %s, owner uid %ld, mode %04o "

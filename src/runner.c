@@ -239,8 +239,11 @@ fail:
 
 int runner_setup(long uid, long gid, long index)
 {
-	run_uid = uid;
-	run_gid = gid;
+	/* Configured as the user the daemon runs as (user = "seawatch" under
+	 * a unit with User=seawatch): nothing to switch, and a user who is not
+	 * root may not even call setgroups(). */
+	run_uid = uid == (long)geteuid() && geteuid() != 0 ? -1 : uid;
+	run_gid = gid == (long)getegid() && geteuid() != 0 ? -1 : gid;
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0)
 		return -1;

@@ -203,7 +203,13 @@ static void spawn(struct worker *w)
 {
 	int i = w->index;
 	char uid[16] = "-1", gid[16] = "-1", idx[16], cg[PATH_MAX];
-	char *argv[] = { "seawatchd", "--worker", uid, gid, idx, cg, NULL };
+	/* The last argument is room for the title the worker shows in ps
+	 * ("seawatch-worker: DROP/NAME"): written over its own argv, no
+	 * system call. */
+	static char room[] = "                                                                "
+			     "                                                                "
+			     "                                                                ";
+	char *argv[] = { "seawatchd", "--worker", uid, gid, idx, cg, room, NULL };
 	const struct sw_config *c = core_cfg();
 	extern char **environ;
 	sigset_t none;

@@ -203,7 +203,8 @@ Test(notify, workers_do_not_inherit_the_socket)
 		cr_assert_not_null(f);
 		m = fread(cl, 1, sizeof(cl) - 1, f);
 		fclose(f);
-		if (m > 0 && memmem(cl, m, "--worker", 8))
+		/* exec'd: argv[1] "--worker", or the title written over it */
+		if (m > 0 && (memmem(cl, m, "--worker", 8) || !strncmp(cl, "seawatch-worker: ", 17)))
 			break;
 		usleep(20000);
 	}

@@ -37,7 +37,8 @@ static void nap(int ms)
 }
 
 /* Worker processes of the daemon PID: its children whose argv[1] is
- * "--worker" (read from /proc). */
+ * "--worker", or that show their title "seawatch-worker: ..." over it
+ * (read from /proc). */
 static int count_workers(pid_t pid)
 {
 	DIR *d = opendir("/proc");
@@ -73,7 +74,8 @@ static int count_workers(pid_t pid)
 		len = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 		buf[len] = '\0';
-		if (len > strlen(buf) + 1 && !strcmp(buf + strlen(buf) + 1, "--worker"))
+		if ((len > strlen(buf) + 1 && !strcmp(buf + strlen(buf) + 1, "--worker")) ||
+		    !strncmp(buf, "seawatch-worker: ", 17))
 			n++;
 	}
 	closedir(d);

@@ -59,6 +59,13 @@ int64_t core_recover_every(void);
 #define COPIES_MAX 8
 /* A new generation for a copy (its completion is matched to it). */
 uint32_t core_copy_gen(void);
+/* What an operator is told (SIGUSR1, STATUS=, and what is to come), in
+ * one place: "running" is a command running; a job sent ahead to a busy
+ * worker has not started and counts as queued. */
+struct sw_gauges {
+	int queued, running, waiting;
+};
+void core_gauges(struct sw_gauges *g);
 /* For retry jitter (xorshift64*). */
 uint32_t core_rand(void);
 

@@ -201,6 +201,13 @@ int64_t core_recover_every(void)
 	return C.recover_every;
 }
 
+void core_gauges(struct sw_gauges *g)
+{
+	g->queued = queue_len(&C.q) + jobs_in(&C.jt, JS_AHEAD);
+	g->running = jobs_in(&C.jt, JS_RUNNING);
+	g->waiting = jobs_waiting(&C.jt);
+}
+
 uint32_t core_copy_gen(void)
 {
 	return ++C.copy_gen;

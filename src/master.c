@@ -46,9 +46,10 @@ static struct {
 
 static void log_counters(void)
 {
-	struct jobs *jt = core_jobs();
+	struct sw_gauges g;
 
-	stats_log(queue_len(core_queue()), jobs_running(jt), jobs_waiting(jt));
+	core_gauges(&g);
+	stats_log(g.queued, g.running, g.waiting);
 }
 
 /* The config's warnings (paths others could change), one line each. */
@@ -125,7 +126,7 @@ static void grace_over(void *arg)
 	if (M.aborting)
 		return;
 	M.aborting = 1;
-	log_info("event=grace-expired running=%d", jobs_running(core_jobs()));
+	log_info("event=grace-expired running=%d", jobs_in(core_jobs(), JS_RUNNING));
 	dispatch_abort();
 }
 
@@ -140,7 +141,7 @@ void master_stop(void)
 	loop_arm(&M.grace, sys_now_ms() + core_cfg()->shutdown_grace_ms);
 	dispatch_stop();
 	notify_stopping();
-	log_info("event=stopping running=%d grace_ms=%lld", jobs_running(core_jobs()),
+	log_info("event=stopping running=%d grace_ms=%lld", jobs_in(core_jobs(), JS_RUNNING),
 		 (long long)core_cfg()->shutdown_grace_ms);
 }
 

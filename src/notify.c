@@ -57,16 +57,16 @@ static void ping(void *arg)
 
 void notify_status_line(char *buf, unsigned size)
 {
-	const struct jobs *jt = core_jobs();
+	struct sw_gauges g;
 	int drops = 0;
 
 	for (struct drop *d = drops_first(); d; d = d->next)
 		if (!d->retiring)
 			drops++;
+	core_gauges(&g);
 	snprintf(buf, size, "%s%d drops, %d workers: %d queued, %d running, %d waiting; "
 		 "%llu done, %llu failed since start", core_stopping() ? "stopping: " : "",
-		 drops, core_cfg()->workers, queue_len(core_queue()) + jobs_in(jt, JS_AHEAD),
-		 jobs_in(jt, JS_RUNNING), jobs_waiting(jt), stats_get(STAT_DONE),
+		 drops, core_cfg()->workers, g.queued, g.running, g.waiting, stats_get(STAT_DONE),
 		 stats_get(STAT_FAILED));
 }
 

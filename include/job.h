@@ -93,6 +93,8 @@ struct jobs {
 	int count[JS_NSTATES];
 	/* Called with an illegal move (a bug): logs it.  NULL: silent. */
 	void (*bug)(const struct job *j, enum job_event ev);
+	/* Called after every legal move (the gauges changed).  NULL: none. */
+	void (*moved)(void);
 	int abort_on_bug;  /* debug builds: abort() after bug() */
 };
 

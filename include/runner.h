@@ -59,13 +59,15 @@ int runner_start(struct runner *r, char **argv, char **envp, const char *label,
 /*
  * Wait for it, reading its output, up to TIMEOUT_MS, then SIGTERM to its
  * group and SIGKILL (and its cgroup) after GRACE_MS.  SIGFD is the
- * worker's signalfd (SIGCHLD and the master's signals), CTLFD its socket
- * to the master (watched for a hang-up only).  For any other signal, and
- * for a hang-up (SIGNO 0), HOOK(SIGNO, ARG) says whether to stop the
- * command now (1), as at a timeout but not one.
+ * worker's signalfd (SIGCHLD and the master's signals), *CTLFD its socket
+ * to the master (watched for a hang-up only; read at every turn: the hook
+ * sets it to -1 once the master is gone, or a hung-up socket would wake
+ * every poll at once).  For any other signal, and for a hang-up (SIGNO 0),
+ * HOOK(SIGNO, ARG) says whether to stop the command now (1), as at a
+ * timeout but not one.
  */
 enum run_end runner_wait(struct runner *r, int64_t timeout_ms, int64_t grace_ms, int sigfd,
-			 int ctlfd, int (*hook)(int signo, void *arg), void *arg);
+			 const int *ctlfd, int (*hook)(int signo, void *arg), void *arg);
 /* The output's end (what is left in the pipe), and the descriptors. */
 void runner_finish(struct runner *r);
 /* The tail of its output, into DST (PROTO_TAIL bytes); its length. */

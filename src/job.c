@@ -76,7 +76,7 @@ int job_next(enum job_state from, enum job_event ev)
 int jobs_grow(struct jobs *t, int cap)
 {
 	struct job **slot;
-	int i;
+	int i, made;
 
 	if (cap <= t->cap)
 		return 0;
@@ -86,13 +86,12 @@ int jobs_grow(struct jobs *t, int cap)
 	t->slot = slot;
 	for (i = t->cap; i < cap; i++) {
 		slot[i] = calloc(1, sizeof(**slot));
-		if (!slot[i]) {
-			t->cap = i;   /* what was made is usable */
-			return -1;
-		}
+		if (!slot[i])
+			break;   /* out of memory: what was made is still usable */
 	}
+	made = i;
 	/* Lowest slots first on the free list. */
-	for (i = cap - 1; i >= t->cap; i--) {
+	for (i = made - 1; i >= t->cap; i--) {
 		struct job *j = slot[i];
 
 		j->state = JS_FREE;
@@ -104,8 +103,8 @@ int jobs_grow(struct jobs *t, int cap)
 		t->free_head = i;
 		t->count[JS_FREE]++;
 	}
-	t->cap = cap;
-	return 0;
+	t->cap = made;
+	return made == cap ? 0 : -1;
 }
 
 void jobs_free(struct jobs *t)
@@ -167,6 +166,8 @@ int job_event(struct jobs *t, int s, enum job_event ev)
 		j->name = NULL;
 		j->sidecar = NULL;
 	}
+	if (t->moved)
+		t->moved();
 	return 0;
 }
 

@@ -291,6 +291,9 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 		log_err("event=start-failed error=%s", log_q(strerror(errno)));
 		return -1;
 	}
+	/* A job started, ended, came back: STATUS= says so (at most once a
+	 * second). */
+	core_jobs()->moved = notify_changed;
 	timer_init(&M.grace, grace_over, NULL);
 	timer_init(&M.recover, recover_due, NULL);
 	attempt_setup_env(c);

@@ -44,7 +44,9 @@ static void send_text(const char *text)
 
 	if (N.fd < 0)
 		return;
-	while (sendmsg(N.fd, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+	/* Never wait: a service manager that stops reading must not stall
+	 * the loop (a full queue loses a ping or a status, not a file). */
+	while (sendmsg(N.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EINTR)
 		;
 }
 

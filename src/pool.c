@@ -47,6 +47,15 @@ struct worker {
 	int64_t respawn_in;
 };
 
+/* Workers whose socket closed but who were not reaped yet when their slot
+ * was given to a new one: their end is said when the reaper sees them. */
+#define UNTOLD_MAX 16
+static struct untold {
+	pid_t pid;
+	int index, kind;
+	int64_t respawn_in;
+} untold_q[UNTOLD_MAX];
+
 static struct {
 	struct worker **w; /* each allocated once: its timer never moves */
 	int n;
@@ -98,9 +107,9 @@ int pool_size(void)
 
 int pool_usable(int wi)
 {
-	const struct worker *w = P.w[wi];
+	const struct worker *w = wi < P.n ? P.w[wi] : NULL;
 
-	return w->fd >= 0 && w->ready && wi < core_cfg()->workers;
+	return w && w->fd >= 0 && w->ready && wi < core_cfg()->workers;
 }
 
 pid_t pool_pid(int wi)
@@ -170,19 +179,24 @@ int pool_gave_up(void)
 /* The line that says how a worker ended (as nginx says it: "exited on
  * signal 9"), once its socket has closed and its exit status is known,
  * whichever comes last. */
-static void tell_death(struct worker *w)
+static void say_death(int index, pid_t pid, int kind, int wstatus, int64_t respawn_in)
 {
 	char how[64];
 
-	if (!w->untold || !w->reaped)
-		return;
-	policy_wait_status(w->wstatus, how, sizeof(how));
-	if (w->untold == 2)
+	policy_wait_status(wstatus, how, sizeof(how));
+	if (kind == 2)
 		log_err("event=worker-start-failed worker=%d pid=%ld how=%s failures=%d",
-			w->index, (long)w->pid, how, P.start_failures);
+			index, (long)pid, how, P.start_failures);
 	else
 		log_warn("event=worker-died worker=%d pid=%ld how=%s respawn_in_ms=%lld",
-			 w->index, (long)w->pid, how, (long long)w->respawn_in);
+			 index, (long)pid, how, (long long)respawn_in);
+}
+
+static void tell_death(struct worker *w)
+{
+	if (!w->untold || !w->reaped)
+		return;
+	say_death(w->index, w->pid, w->untold, w->wstatus, w->respawn_in);
 	w->untold = 0;
 }
 
@@ -195,6 +209,27 @@ void pool_reaped(pid_t pid, int wstatus)
 			tell_death(P.w[i]);
 			return;
 		}
+	for (int i = 0; i < UNTOLD_MAX; i++)
+		if (untold_q[i].pid == pid) {
+			say_death(untold_q[i].index, pid, untold_q[i].kind, wstatus,
+				  untold_q[i].respawn_in);
+			untold_q[i].pid = 0;
+			return;
+		}
+}
+
+/* Slot W goes to a new process: an end not said yet is kept for the
+ * reaper (the socket can close before the process is a zombie). */
+static void keep_untold(struct worker *w)
+{
+	if (!w->untold || w->reaped)
+		return;
+	for (int i = 0; i < UNTOLD_MAX; i++)
+		if (!untold_q[i].pid) {
+			untold_q[i] = (struct untold){ w->pid, w->index, w->untold, w->respawn_in };
+			break;
+		}
+	w->untold = 0;
 }
 
 static void on_readable(void *arg);
@@ -257,6 +292,7 @@ static void spawn(struct worker *w)
 		_exit(127);
 	}
 	close(sv[1]);
+	keep_untold(w);
 	w->pid = pid;
 	w->reaped = 0;
 	w->untold = 0;
@@ -376,12 +412,14 @@ void pool_resize(int n)
 	{
 		struct worker **grown = realloc(P.w, (size_t)n * sizeof(*grown));
 
-		if (!grown || dispatch_resize(n) < 0)
+		if (!grown)
 			return;
 		P.w = grown;
 	}
 	for (i = old; i < n; i++) {
-		struct worker *w = calloc(1, sizeof(*w));
+		/* A seat for it first: the dispatcher never has more seats
+		 * than there are workers. */
+		struct worker *w = dispatch_resize(i + 1) == 0 ? calloc(1, sizeof(*w)) : NULL;
 
 		if (!w)
 			break;

@@ -294,7 +294,7 @@ int runner_start(struct runner *r, char **argv, char **envp, const char *label,
 }
 
 enum run_end runner_wait(struct runner *r, int64_t timeout_ms, int64_t grace_ms, int sigfd,
-			 int ctlfd, int (*hook)(int signo, void *arg), void *arg)
+			 const int *ctlfd, int (*hook)(int signo, void *arg), void *arg)
 {
 	int64_t deadline = r->t0 + timeout_ms, kill_at = 0;
 	int phase = 0, timed_out = 0, stopped = 0;
@@ -306,7 +306,7 @@ enum run_end runner_wait(struct runner *r, int64_t timeout_ms, int64_t grace_ms,
 			{ .fd = r->outfd, .events = POLLIN },
 			/* Not for every message: only its hang-up (the
 			 * master rings with SIGURG when it must be heard). */
-			{ .fd = ctlfd, .events = 0 },
+			{ .fd = *ctlfd, .events = 0 },
 		};
 		int64_t wake = phase == 0 ? deadline : phase == 1 ? kill_at : runner_now_ms() + 1000;
 		int64_t wait = wake - runner_now_ms();

@@ -214,6 +214,8 @@ static int drain(void)
 
 /* The runner's question, for the master's signals and its socket's
  * hang-up (SIGNO 0): must the running command stop now? */
+static int ctl_watched = WORKER_FD;   /* the master's socket, -1 once it is gone */
+
 static int master_says_stop(int signo, void *arg)
 {
 	(void)arg;
@@ -221,6 +223,7 @@ static int master_says_stop(int signo, void *arg)
 		return 1;
 	if ((signo == SIGURG || signo == 0) && !master_gone && !drain()) {
 		master_gone = 1;
+		ctl_watched = -1;   /* hung up: no longer worth a poll */
 		return 1;
 	}
 	return 0;
@@ -309,8 +312,9 @@ static void run_job(const struct msg_job *j, size_t len)
 		send_result(j->job, ST_EXEC, e, runner_now_ms() - r.t0, NULL);
 		return;
 	}
-	end = runner_wait(&r, j->timeout_ms, j->kill_grace_ms, sigfd,
-			  master_gone ? -1 : WORKER_FD, master_says_stop, NULL);
+	ctl_watched = master_gone ? -1 : WORKER_FD;
+	end = runner_wait(&r, j->timeout_ms, j->kill_grace_ms, sigfd, &ctl_watched,
+			  master_says_stop, NULL);
 	runner_finish(&r);
 	if (master_gone)
 		return;

@@ -245,3 +245,41 @@ Test(notify, a_file_right_after_ready_is_never_missed)
 		cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
 	}
 }
+
+/* STATUS= follows the jobs, not only the counters: a running command is
+ * shown running (the first version only re-sent it when a counter moved,
+ * so a claimed file showed "1 queued" until it was done). */
+Test(notify, status_shows_a_running_command)
+{
+	const char *s = h_script(&env, "wait.sh",
+		"while [ ! -e \"$2/go\" ]; do sleep 0.02; done\n");
+
+	listen_at(h_fmt("%s/notify.sock", env.root));
+	h_config_simple(&env, h_fmt("[\"%s\", \"{file}\", \"%s\"]", s, env.out), "", "");
+	start();
+	cr_assert_not_null(wait_msg("READY=1", 10000));
+	/* Past the once-a-second limit: the claim's STATUS= goes at once,
+	 * before the job starts; the start must bring another. */
+	usleep(1500000);
+	h_drop(&env, "a.sea", "x");
+	cr_assert_not_null(wait_msg("0 queued, 1 running", 5000), "no STATUS= with it running");
+	h_write(h_fmt("%s/go", env.out), "", 0644);
+	cr_assert_not_null(wait_msg("1 done", 5000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* A service manager that stops reading its socket must not stall the
+ * loop: the datagrams are sent without waiting (the first version blocked
+ * in sendmsg once about ten were queued, and files stopped flowing). */
+Test(notify, a_socket_nobody_reads_stalls_nothing)
+{
+	listen_at(h_fmt("%s/notify.sock", env.root));
+	cr_assert_eq(setenv("WATCHDOG_USEC", "20000", 1), 0);   /* a ping every 10 ms */
+	h_config_simple(&env, "[\"/bin/true\", \"{file}\"]", "", "");
+	start();
+	cr_assert(h_wait_ready(&env, 10000));
+	usleep(500000);   /* the socket's queue is full by now; nobody reads it */
+	h_drop(&env, "a.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 5000), "the loop stalled on the socket");
+	cr_assert_eq(h_stop(&env, SIGTERM, 5000), 0, "SIGTERM unheard");
+}

@@ -415,3 +415,41 @@ Test(reliab, a_dead_daemons_temporaries_are_swept)
 	cr_assert(h_exists(h_fmt("%s/%s", env.done, live_name)), "a live one's was removed");
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
 }
+
+/* When the master dies, a worker stops its command (SIGTERM, then SIGKILL
+ * after kill_grace) and exits -- without spinning: its hung-up socket to
+ * the master must leave its poll set (the first split of the worker kept
+ * it, and every poll returned at once for the whole grace). */
+Test(reliab, a_worker_whose_master_died_does_not_spin)
+{
+	const char *s = h_script(&env, "stubborn.sh", "trap '' TERM\necho $$ > \"$2/cmd.pid\"\n"
+				 "while :; do sleep 1; done\n");
+	char path[64], *kids, *stat;
+	long worker, ticks = 0;
+
+	h_config_simple(&env, cmd(s), "kill_grace = \"4s\";", "workers = 1;");
+	start();
+	h_drop(&env, "a.sea", "x");
+	cr_assert(h_wait_text(h_fmt("%s/cmd.pid", env.out), "\n", 10000));
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)env.pid, (long)env.pid);
+	kids = h_slurp(path);
+	cr_assert(kids && atol(kids) > 0);
+	worker = atol(kids);
+	free(kids);
+	cr_assert_eq(h_stop(&env, SIGKILL, 5000), 128 + SIGKILL);
+	nap(2000);   /* inside the grace: the command ignores SIGTERM */
+	stat = h_slurp(h_fmt("/proc/%ld/stat", worker));
+	cr_assert_not_null(stat, "the worker is gone already");
+	{
+		/* utime and stime: fields 14 and 15, after the ")" of comm */
+		char *p = strrchr(stat, ')');
+		long ut = 0, st = 0;
+
+		cr_assert(p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld",
+				      &ut, &st) == 2);
+		ticks = ut + st;
+	}
+	free(stat);
+	cr_assert_lt(ticks, 50, "the worker burned %ld ticks in 2 s after its master died", ticks);
+	cr_assert(h_wait_gone((pid_t)worker, 10000), "the worker did not exit after the grace");
+}

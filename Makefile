@@ -12,11 +12,11 @@ VERSION    := 0.2.0
 CC      ?= gcc
 PKGS     = libconfig
 DEB_DEPS = gcc make pkg-config libc6-dev libconfig-dev libinotifytools0-dev libcriterion-dev strace \
-           mandoc musl-tools shellcheck
+           mandoc musl-tools shellcheck prometheus
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wformat=2 -Wno-format-nonliteral -Werror
-CFLAGS ?= -O2 -g
+CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) \
           -Iinclude -DSW_VERSION='"$(VERSION)"' \
           -DSYSCONFDIR='"$(SYSCONFDIR)"' -DLIBEXECDIR='"$(LIBEXECDIR)"' \
@@ -26,7 +26,7 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config trust fileio log queue policy timer job sys loop stats proto core spool recover copy watch cgroup drop intake outcome attempt dispatch pool notify runner worker master
+CORE = config trust fileio log queue policy timer job sys loop stats proto core spool recover copy watch cgroup drop intake outcome attempt dispatch pool notify metrics runner worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
 WORKER = $(BUILD)/seawatch-worker

@@ -46,6 +46,8 @@ struct sw_config {
 	enum sw_log_target log_target;
 	enum sw_affinity cpu_affinity;
 	int64_t shutdown_grace_ms;
+	char *metrics_file;    /* Prometheus text file, or NULL: none */
+	int64_t metrics_interval_ms;
 	char *user;            /* NULL when unset */
 	char *group;           /* NULL when unset */
 	/* user/group looked up once, at load: -1 when unset. */

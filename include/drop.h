@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "spool.h"
+#include "stats.h"
 #include "timer.h"
 #include "trust.h"
 
@@ -39,6 +40,7 @@ struct drop {
 	int skip_logged;           /* warnings in it */
 	unsigned skip_quiet;       /* skips not warned about in it */
 	struct timer claim_retry;  /* a claim failed: scanned again then */
+	struct drop_stats st;      /* its counters (the metrics file) */
 	struct drop *next;
 };
 

@@ -7,11 +7,26 @@
 #ifndef SW_STATS_H
 #define SW_STATS_H
 
+#include <stdint.h>
+
 enum sw_stat {
 	STAT_CLAIMED, STAT_DONE, STAT_FAILED, STAT_RETRIED, STAT_SKIPPED,
 	STAT_RECOVERED, STAT_PARKED, STAT_OVERFLOWS, STAT_WORKER_RESTARTS,
 	STAT_N
 };
+
+/* A drop's own counters since it was opened (the metrics file's). */
+#define STATS_DUR_BUCKETS 10
+extern const double stats_dur_bounds[STATS_DUR_BUCKETS];   /* seconds */
+struct drop_stats {
+	unsigned long long done, failed, retried, skipped;
+	double last_done;        /* Unix time of the last file done, 0: none */
+	unsigned long long dur[STATS_DUR_BUCKETS + 1];   /* per bucket; the last: +Inf */
+	double dur_sum;          /* seconds */
+};
+/* A file of the drop ended (FAILED or done) after DUR_MS of its last
+ * attempt. */
+void stats_outcome(struct drop_stats *ds, int failed, int64_t dur_ms);
 
 void stats_inc(enum sw_stat s);
 /* FN is called after each change (the service manager's STATUS=). */

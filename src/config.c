@@ -64,6 +64,8 @@ enum kind {
 	K_DIR,       /* char *, an existing directory, canonical */
 	K_WDIR,      /* K_DIR, and writable */
 	K_SPOOL,     /* char *, a directory that may not exist yet, canonical */
+	K_OUTFILE,   /* char *, a file the daemon writes: its directory exists,
+		      * writable; canonical; the name not a dot-name */
 	K_COMMAND,   /* char ** + count at off_n */
 	K_DEFAULTS,  /* the defaults group (top level only) */
 	K_DROPS,     /* the drops list (top level only) */
@@ -106,6 +108,9 @@ static const struct opt global_opts[] = {
 	{ "log_target",     K_ENUM,     0, 0, SW_LOG_STDERR, NULL, G(log_target), 0, 0, log_targets },
 	{ "cpu_affinity",   K_ENUM,     0, 0, SW_AFFINITY_SPREAD, NULL, G(cpu_affinity), 0, 0, affinities },
 	{ "shutdown_grace", K_DURATION, 0, MS_HOUR, 30 * MS_SECOND, NULL, G(shutdown_grace_ms), 0, 0, NULL },
+	{ "metrics_file",   K_OUTFILE,  0, 0, 0, NULL, G(metrics_file), 0, 0, NULL },
+	{ "metrics_interval", K_DURATION, MS_SECOND, MS_HOUR, 15 * MS_SECOND, NULL,
+	  G(metrics_interval_ms), 0, 0, NULL },
 	{ "user",           K_USER,     0, 0, 0, NULL, G(user), 0, 0, NULL },
 	{ "group",          K_GROUP,    0, 0, 0, NULL, G(group), 0, 0, NULL },
 	{ "defaults",       K_DEFAULTS, 0, 0, 0, NULL, 0, 0, 0, NULL },
@@ -1040,6 +1045,41 @@ static int set_value(struct ctx *c, const config_setting_t *s,
 			return -1;
 		return set_string(c, o, base, dir);
 	}
+	case K_OUTFILE: {
+		/* Its directory resolved like done/'s; the name kept as given
+		 * (the file may not exist yet; it is replaced, not written in
+		 * place: a temporary beside it, then a rename). */
+		const char *slash, *name;
+		char *dirpart, *dir, *full;
+		size_t dl;
+
+		if (!(str = get_string(c, s)))
+			return -1;
+		slash = strrchr(str, '/');
+		name = slash ? slash + 1 : str;
+		if (!name[0] || name[0] == '.') {
+			err_at(c, s, "want a path to a file whose name does not start with a "
+			       "dot: \"%s\"", str);
+			return -1;
+		}
+		dl = slash ? (size_t)(slash - str) : 0;
+		dirpart = slash ? strndup(str, dl ? dl : 1) : strdup(".");
+		if (!dirpart) {
+			c->oom = 1;
+			return -1;
+		}
+		dir = resolve_dir(c, s, dirpart, 1);
+		free(dirpart);
+		if (!dir)
+			return -1;
+		if (asprintf(&full, "%s/%s", strcmp(dir, "/") ? dir : "", name) < 0) {
+			free(dir);
+			c->oom = 1;
+			return -1;
+		}
+		free(dir);
+		return set_string(c, o, base, full);
+	}
 	case K_CODES: {
 		int *codes, n;
 
@@ -1686,6 +1726,7 @@ void cnf_free(struct sw_config *cfg)
 	free(cfg->group);
 	free(cfg->run_home);
 	free(cfg->warnings);
+	free(cfg->metrics_file);
 	free(cfg->file);
 	free(cfg);
 }

@@ -96,6 +96,7 @@ static void skip_warn(struct drop *d, const char *name, const char *why)
 {
 	int64_t now = sys_now_ms();
 
+	d->st.skipped++;
 	stats_inc(STAT_SKIPPED);
 	if (now - d->skip_window >= 60000) {
 		if (d->skip_quiet)
@@ -161,6 +162,7 @@ static void refuse_link(int s, int links)
 	free(text);
 	log_warn("event=refused drop=%s file=%s reason=hard-link links=%d", d->cfg->name,
 		 log_q(j->name), links);
+	d->st.failed++;
 	stats_inc(STAT_FAILED);
 	core_mark_failed();
 	release(s);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "master.h"
+#include "metrics.h"
 #include "notify.h"
 #include "outcome.h"
 #include "pool.h"
@@ -114,10 +115,19 @@ static void reload(void)
 	log_config_warnings(nc);
 	drops_reload(ref);
 	pool_resize(nc->workers);
+	metrics_configure();
 	if (!core_once())
 		drops_watch(0);
 	log_info("event=reloaded file=%s drops=%d workers=%d", log_q(nc->file),
 		 nc->n_drops, nc->workers);
+}
+
+/* The counters or the jobs moved: the service manager's STATUS= and the
+ * metrics file follow (each at its own pace). */
+static void changed(void)
+{
+	notify_changed();
+	metrics_changed();
 }
 
 static void grace_over(void *arg)
@@ -286,14 +296,14 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 
 	/* Before any worker exists: none inherits NOTIFY_SOCKET. */
 	notify_init();
-	stats_on_change(notify_changed);
+	stats_on_change(changed);
 	if (core_init(c, opts) < 0 || pool_init() < 0) {
 		log_err("event=start-failed error=%s", log_q(strerror(errno)));
 		return -1;
 	}
 	/* A job started, ended, came back: STATUS= says so (at most once a
 	 * second). */
-	core_jobs()->moved = notify_changed;
+	core_jobs()->moved = changed;
 	timer_init(&M.grace, grace_over, NULL);
 	timer_init(&M.recover, recover_due, NULL);
 	attempt_setup_env(c);
@@ -331,6 +341,7 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 	if (!opts->once)
 		loop_arm(&M.recover, sys_now_ms() + core_recover_every());
 	pool_resize(c->workers);
+	metrics_configure();
 	log_info("event=ready mode=%s drops=%d workers=%d queue_size=%d version=%s",
 		 opts->once ? "once" : "watch", c->n_drops, c->workers, c->queue_size,
 		 SW_VERSION);
@@ -392,6 +403,8 @@ out:
 			close(j->destfd);
 		}
 	}
+	metrics_flush();   /* the last figures, before the drops go */
+	metrics_free();
 	drops_free();
 	notify_free();
 	loop_free();

@@ -122,6 +122,7 @@ static void delivered(int s, const char *final)
 	if (strcmp(final, j->name))
 		log_info("event=renamed drop=%s file=%s as=%s dir=%s", d->cfg->name,
 			 log_q(j->name), log_q(final), j->to_failed ? "failed" : "done");
+	stats_outcome(&d->st, j->to_failed, j->dur);
 	if (j->to_failed)
 		stats_inc(STAT_FAILED);
 	else
@@ -360,6 +361,7 @@ void outcome_result(int s, enum st_kind kind, int code, int64_t dur, const char 
 	if (v == V_RETRY && !core_stopping()) {
 		int64_t delay = policy_backoff_ms(d->cfg, j->n, core_rand());
 
+		d->st.retried++;
 		stats_inc(STAT_RETRIED);
 		log_info("event=retry drop=%s file=%s attempt=%d status=%s duration_ms=%lld "
 			 "delay_ms=%lld", d->cfg->name, log_q(j->name), j->n, status,

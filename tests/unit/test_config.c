@@ -316,6 +316,16 @@ static const struct ecase error_cases[] = {
 	{ "cpu_affinity = \"pinned\";\n" DROP_OK, "1: cpu_affinity",
 	  "must be one of spread, none (got \"pinned\")", 1 },
 	{ "cpu_affinity = true;\n" DROP_OK, "1: cpu_affinity", "expected a string", 1 },
+	/* metrics_file: a file in an existing writable directory, not a
+	 * dot-name; metrics_interval: 1s..1h */
+	{ "metrics_file = \"/nonexistent-dir/x.prom\";\n" DROP_OK, "1: metrics_file",
+	  "cannot resolve", 1 },
+	{ "metrics_file = \"/tmp/.x.prom\";\n" DROP_OK, "1: metrics_file",
+	  "does not start with a dot", 1 },
+	{ "metrics_file = \"/tmp/\";\n" DROP_OK, "1: metrics_file", "want a path to a file", 1 },
+	{ "metrics_file = 3;\n" DROP_OK, "1: metrics_file", "expected a string", 1 },
+	{ "metrics_interval = \"500ms\";\n" DROP_OK, "1: metrics_interval", "must be between", 1 },
+	{ "metrics_interval = \"2h\";\n" DROP_OK, "1: metrics_interval", "must be between", 1 },
 	/* shutdown_grace: 0..1h */
 	{ "shutdown_grace = -1;\n" DROP_OK, "1: shutdown_grace",
 	  "must be between 0s and 1h (got -1s)", 1 },

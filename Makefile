@@ -16,7 +16,7 @@ DEB_DEPS = gcc make pkg-config libc6-dev libconfig-dev libinotifytools0-dev libc
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wformat=2 -Wno-format-nonliteral -Werror
-CFLAGS ?= -O2 -g -D_FORTIFY_SOURCE=2
+CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) \
           -Iinclude -DSW_VERSION='"$(VERSION)"' \
           -DSYSCONFDIR='"$(SYSCONFDIR)"' -DLIBEXECDIR='"$(LIBEXECDIR)"' \

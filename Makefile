@@ -57,7 +57,7 @@ FORCE:
 $(DAEMON): $(CORE_OBJ) $(BUILD)/main.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
 
-$(WORKER): $(BUILD)/worker_bin.o $(BUILD)/worker.o $(BUILD)/runner.o $(BUILD)/proto.o $(BUILD)/cgroup.o $(BUILD)/log.o
+$(WORKER): $(BUILD)/worker_bin.o $(BUILD)/worker.o $(BUILD)/runner.o $(BUILD)/sys.o $(BUILD)/proto.o $(BUILD)/cgroup.o $(BUILD)/log.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(WORKER_STATIC) -o $@ $^
 
 $(BUILD):

@@ -72,6 +72,5 @@ enum run_end runner_wait(struct runner *r, int64_t timeout_ms, int64_t grace_ms,
 void runner_finish(struct runner *r);
 /* The tail of its output, into DST (PROTO_TAIL bytes); its length. */
 size_t runner_tail(const struct runner *r, char *dst);
-int64_t runner_now_ms(void);
 
 #endif

@@ -20,11 +20,11 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
 #include "log.h"
+#include "sys.h"
 
 
 /* The 32-bit id calls, where the plain ones take 16-bit ids (arm, i386). */
@@ -43,14 +43,6 @@ static long run_uid = -1, run_gid = -1;
 /* Ctrl-C at a terminal, or a service manager's SIGTERM, goes to the whole
  * group: only the master decides what a stop means (it sends SIGUSR2). */
 static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE };
-
-int64_t runner_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void runner_ignore_signals(void)
 {
@@ -264,7 +256,7 @@ int runner_start(struct runner *r, char **argv, char **envp, const char *label,
 	if (pipe2(outp, O_CLOEXEC) < 0)
 		return -1;
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
-	r->t0 = runner_now_ms();
+	r->t0 = sys_now_ms();
 	{
 		struct spawn sp = { argv, envp, outp[1], 0 };
 
@@ -308,8 +300,8 @@ enum run_end runner_wait(struct runner *r, int64_t timeout_ms, int64_t grace_ms,
 			 * master rings with SIGURG when it must be heard). */
 			{ .fd = *ctlfd, .events = 0 },
 		};
-		int64_t wake = phase == 0 ? deadline : phase == 1 ? kill_at : runner_now_ms() + 1000;
-		int64_t wait = wake - runner_now_ms();
+		int64_t wake = phase == 0 ? deadline : phase == 1 ? kill_at : sys_now_ms() + 1000;
+		int64_t wait = wake - sys_now_ms();
 		int stop = 0;
 		siginfo_t si;
 
@@ -349,14 +341,14 @@ enum run_end runner_wait(struct runner *r, int64_t timeout_ms, int64_t grace_ms,
 			stopped = 1;
 			kill(-pid, SIGTERM);
 			phase = 1;
-			kill_at = runner_now_ms() + grace_ms;
+			kill_at = sys_now_ms() + grace_ms;
 		}
-		if (phase == 0 && runner_now_ms() >= deadline) {
+		if (phase == 0 && sys_now_ms() >= deadline) {
 			timed_out = 1;
 			kill(-pid, SIGTERM);
 			phase = 1;
-			kill_at = runner_now_ms() + grace_ms;
-		} else if (phase == 1 && runner_now_ms() >= kill_at) {
+			kill_at = sys_now_ms() + grace_ms;
+		} else if (phase == 1 && sys_now_ms() >= kill_at) {
 			kill(-pid, SIGKILL);
 			cg_kill();
 			phase = 2;

@@ -36,6 +36,7 @@
 #include "policy.h"
 #include "proto.h"
 #include "runner.h"
+#include "sys.h"
 #include "spool.h"
 #include "worker.h"
 
@@ -309,7 +310,7 @@ static void run_job(const struct msg_job *j, size_t len)
 		return;
 	}
 	if (e > 0) {
-		send_result(j->job, ST_EXEC, e, runner_now_ms() - r.t0, NULL);
+		send_result(j->job, ST_EXEC, e, sys_now_ms() - r.t0, NULL);
 		return;
 	}
 	ctl_watched = master_gone ? -1 : WORKER_FD;
@@ -326,14 +327,14 @@ static void run_job(const struct msg_job *j, size_t len)
 		if (!drain())
 			master_gone = 1;
 		give_back();
-		send_result(j->job, ST_ABORTED, 0, runner_now_ms() - r.t0, &r);
+		send_result(j->job, ST_ABORTED, 0, sys_now_ms() - r.t0, &r);
 	} else if (end == RUN_TIMEOUT) {
 		send_result(j->job, ST_TIMEOUT, WIFSIGNALED(r.status) ? WTERMSIG(r.status) : 0,
-			    runner_now_ms() - r.t0, &r);
+			    sys_now_ms() - r.t0, &r);
 	} else if (WIFSIGNALED(r.status)) {
-		send_result(j->job, ST_SIGNAL, WTERMSIG(r.status), runner_now_ms() - r.t0, &r);
+		send_result(j->job, ST_SIGNAL, WTERMSIG(r.status), sys_now_ms() - r.t0, &r);
 	} else {
-		send_result(j->job, ST_EXIT, WEXITSTATUS(r.status), runner_now_ms() - r.t0, &r);
+		send_result(j->job, ST_EXIT, WEXITSTATUS(r.status), sys_now_ms() - r.t0, &r);
 	}
 }
 

@@ -942,6 +942,14 @@ int h_as(struct h_env *e, uid_t uid, gid_t gid, const char *script)
 	return st;
 }
 
+int h_is_worker_cmdline(const char *cl, size_t len)
+{
+	size_t first = strnlen(cl, len);
+
+	return (len > first + 1 && !strcmp(cl + first + 1, "--worker")) ||
+	       !strncmp(cl, "seawatch-worker: ", 17);
+}
+
 pid_t h_as_bg(struct h_env *e, uid_t uid, gid_t gid, const char *script)
 {
 	return as_spawn(e, uid, gid, script);

@@ -103,6 +103,11 @@ pid_t h_as_bg(struct h_env *e, uid_t uid, gid_t gid, const char *script);
  * allowed. */
 void h_tmpfs(struct h_env *e, const char *path, const char *opts);
 
+/* 1 if CMDLINE (LEN bytes of /proc/PID/cmdline, NUL-terminated) is a
+ * seawatch worker's: argv[1] "--worker" (just exec'd), or the title it
+ * writes over its argv ("seawatch-worker: ..."). */
+int h_is_worker_cmdline(const char *cmdline, size_t len);
+
 /* snprintf into a static rotating buffer (8 slots of H_PATH*2). */
 const char *h_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

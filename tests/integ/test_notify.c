@@ -203,8 +203,8 @@ Test(notify, workers_do_not_inherit_the_socket)
 		cr_assert_not_null(f);
 		m = fread(cl, 1, sizeof(cl) - 1, f);
 		fclose(f);
-		/* exec'd: argv[1] "--worker", or the title written over it */
-		if (m > 0 && (memmem(cl, m, "--worker", 8) || !strncmp(cl, "seawatch-worker: ", 17)))
+		cl[m] = '\0';
+		if (h_is_worker_cmdline(cl, m))   /* exec'd */
 			break;
 		usleep(20000);
 	}

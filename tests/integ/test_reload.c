@@ -74,8 +74,7 @@ static int count_workers(pid_t pid)
 		len = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 		buf[len] = '\0';
-		if ((len > strlen(buf) + 1 && !strcmp(buf + strlen(buf) + 1, "--worker")) ||
-		    !strncmp(buf, "seawatch-worker: ", 17))
+		if (h_is_worker_cmdline(buf, len))
 			n++;
 	}
 	closedir(d);

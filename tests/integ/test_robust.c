@@ -104,9 +104,7 @@ static pid_t first_worker(pid_t master)
 		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 		buf[n] = '\0';
-		/* argv[1] "--worker", or the title a worker writes over it. */
-		if ((n > strlen(buf) + 1 && !strcmp(buf + strlen(buf) + 1, "--worker")) ||
-		    !strncmp(buf, "seawatch-worker: ", 17))
+		if (h_is_worker_cmdline(buf, n))
 			found = (pid_t)atoi(de->d_name);
 	}
 	if (d)

@@ -9,6 +9,7 @@
  * and it is removed at the next start.
  */
 #include "cgroup.h"
+#include "dirlist.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -136,7 +137,7 @@ static void kill_and_remove(int dfd, const char *name)
 	for (int tries = 0; tries < 100; tries++) {
 		int busy = 0;
 
-		d = fdopendir(dup(fd));
+		d = dir_list(fd);
 		if (!d)
 			break;
 		while ((e = readdir(d)))
@@ -154,7 +155,7 @@ static void kill_and_remove(int dfd, const char *name)
 /* Remove what dead daemons left in BASE: their directories nobody locks. */
 static void sweep(int bfd)
 {
-	DIR *d = fdopendir(dup(bfd));
+	DIR *d = dir_list(bfd);
 	struct dirent *e;
 
 	if (!d)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "dirlist.h"
 #include "log.h"
 #include "spool.h"
 
@@ -67,21 +68,6 @@ static int open_own_dir(int dirfd, const char *name)
 	return fd;
 }
 
-/* A listing of DIRFD with its own file offset (a dup would share it: a
- * second pass would start where the first ended). */
-static DIR *list_dir(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d)
-		close(fd);
-	return d;
-}
-
 static void get_rec(int fd, int slot, int *n, char *tag)
 {
 	struct spool_rec r;
@@ -113,7 +99,7 @@ static int next_dead_run(struct spool *sp)
 {
 	struct dirent *de;
 
-	if (!sp->rec_top && !(sp->rec_top = list_dir(sp->seafd)))
+	if (!sp->rec_top && !(sp->rec_top = dir_list(sp->seafd)))
 		return -1;
 	while ((de = readdir(sp->rec_top))) {
 		int rfd, lfd;
@@ -171,7 +157,7 @@ static void finish_dead_run(struct spool *sp)
  */
 static int slot_file(int sfd, char *name, size_t namesz)
 {
-	DIR *d = list_dir(sfd);
+	DIR *d = dir_list(sfd);
 	struct dirent *de;
 	int found = 0;
 
@@ -380,7 +366,7 @@ int spool_park(struct spool *sp, int slot, int n, char tag)
  * is opened but directories, nothing followed.  The number moved. */
 static int empty_legacy_dir(struct spool *sp, int fd, int level)
 {
-	DIR *d = list_dir(fd);
+	DIR *d = dir_list(fd);
 	struct dirent *de;
 	int moved = 0;
 
@@ -424,7 +410,7 @@ int spool_migrate_legacy(struct spool *sp)
 	if (top < 0)
 		return 0;
 	dfd = openat(top, sp->drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	d = dfd >= 0 ? list_dir(dfd) : NULL;
+	d = dfd >= 0 ? dir_list(dfd) : NULL;
 	while (d && (de = readdir(d))) {
 		struct stat st;
 		int rfd, lfd;

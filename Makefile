@@ -12,7 +12,7 @@ VERSION    := 0.2.0
 CC      ?= gcc
 PKGS     = libconfig
 DEB_DEPS = gcc make pkg-config libc6-dev libconfig-dev libinotifytools0-dev libcriterion-dev strace \
-           mandoc musl-tools shellcheck prometheus
+           mandoc musl-tools shellcheck prometheus python3
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wformat=2 -Wno-format-nonliteral -Werror
@@ -26,9 +26,10 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config trust fileio log queue policy timer job sys loop stats proto core spool recover copy watch cgroup drop intake outcome attempt dispatch pool notify metrics runner worker master
+CORE = config trust fileio sbuf log queue policy timer job sys loop stats proto core spool recover copy watch cgroup drop intake outcome attempt dispatch pool notify metrics status requeue control runner worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
+CTL    = $(BUILD)/seawatchctl
 WORKER = $(BUILD)/seawatch-worker
 # The worker helper is linked statically (see src/worker_bin.c); the
 # sanitizer builds link it dynamically (ASan cannot be static).
@@ -43,7 +44,7 @@ CRIT_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterio
 .PHONY: all deps run check unit integ install uninstall clean asan valgrind bench bench-deps \
         systest sys-deps deb deb-deps FORCE
 
-all: $(DAEMON) $(WORKER)
+all: $(DAEMON) $(WORKER) $(CTL)
 
 $(BUILD)/%.o: src/%.c $(wildcard include/*.h) Makefile $(BUILD)/paths | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -56,6 +57,9 @@ FORCE:
 
 $(DAEMON): $(CORE_OBJ) $(BUILD)/main.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS_D)
+
+$(CTL): $(BUILD)/seawatchctl.o
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
 $(WORKER): $(BUILD)/worker_bin.o $(BUILD)/worker.o $(BUILD)/runner.o $(BUILD)/sys.o $(BUILD)/proto.o $(BUILD)/cgroup.o $(BUILD)/log.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(WORKER_STATIC) -o $@ $^
@@ -137,7 +141,7 @@ systest: sys-deps deb
 	@bash tests/system/nspawn.sh
 
 .PHONY: tests
-tests: $(DAEMON) $(WORKER) $(TEST_BINS)
+tests: $(DAEMON) $(WORKER) $(CTL) $(TEST_BINS)
 
 unit: $(DAEMON) $(UNIT:%=$(BUILD)/tests/%)
 	@for t in $(UNIT); do $(BUILD)/tests/$$t || exit 1; done
@@ -188,7 +192,7 @@ INITDIR       ?= $(SYSCONFDIR)/init.d
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
             -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
 
-install: $(DAEMON) $(WORKER)
+install: $(DAEMON) $(WORKER) $(CTL)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/seawatch \
 	  $(DESTDIR)$(LIBEXECDIR)/seawatch $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
 	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
@@ -201,6 +205,8 @@ install: $(DAEMON) $(WORKER)
 	install -m 0644 man/seawatchd.8 $(DESTDIR)$(MANDIR)/man8/seawatchd.8
 	install -m 0644 man/seawatch.conf.5 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5
 	install $(STRIP) -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/seawatchd
+	install $(STRIP) -m 0755 $(CTL) $(DESTDIR)$(SBINDIR)/seawatchctl
+	install -m 0644 man/seawatchctl.8 $(DESTDIR)$(MANDIR)/man8/seawatchctl.8
 	install $(STRIP) -m 0755 $(WORKER) $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker
 	install -m 0755 examples/process-sea.sh $(DESTDIR)$(LIBEXECDIR)/seawatch/process-sea
 	$(SUBST) packaging/systemd/seawatchd.service.in > $(BUILD)/seawatchd.service
@@ -213,7 +219,8 @@ install: $(DAEMON) $(WORKER)
 	else install -m 0644 $(BUILD)/seawatch.conf $(DESTDIR)$(SYSCONFDIR)/seawatch/seawatch.conf; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/seawatchd $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker \
+	rm -f $(DESTDIR)$(SBINDIR)/seawatchd $(DESTDIR)$(SBINDIR)/seawatchctl \
+	  $(DESTDIR)$(MANDIR)/man8/seawatchctl.8 $(DESTDIR)$(LIBEXECDIR)/seawatch/seawatch-worker \
 	  $(DESTDIR)$(LIBEXECDIR)/seawatch/process-sea $(DESTDIR)$(UNITDIR)/seawatchd.service \
 	  $(DESTDIR)$(TMPFILESDIR)/seawatch.conf $(DESTDIR)$(SYSUSERSDIR)/seawatch.conf \
 	  $(DESTDIR)$(MANDIR)/man8/seawatchd.8 $(DESTDIR)$(MANDIR)/man5/seawatch.conf.5 \

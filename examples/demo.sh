@@ -10,6 +10,13 @@ mkdir -p demo/incoming demo/done demo/failed demo/out
 # but a command runs with the daemon's working directory: use an absolute one.
 sed "s#\"../demo/out\"#\"$top/demo/out\"#" etc/demo.conf > demo/demo.conf
 sed -i "s#\"\.\./#\"$top/#g" demo/demo.conf
+# seawatchctl's socket, where a Unix socket's path fits (107 bytes).
+if [ ${#top} -lt 80 ]; then
+	echo "control_socket = \"$top/demo/run/control.sock\";" >> demo/demo.conf
+	ctl="; try: build/seawatchctl -s demo/run/control.sock status"
+else
+	ctl=""
+fi
 (
 	sleep 1
 	i=1
@@ -25,7 +32,7 @@ sed -i "s#\"\.\./#\"$top/#g" demo/demo.conf
 	echo "demo: done/:   $(ls demo/done | tr '\n' ' ')"
 	echo "demo: failed/: $(ls demo/failed | tr '\n' ' ')"
 	echo "demo: out/:    $(ls demo/out | tr '\n' ' ')"
-	echo "demo: drop more files into $top/demo/incoming/ (name them *.sea); Ctrl-C to stop."
+	echo "demo: drop more files into $top/demo/incoming/ (name them *.sea)$ctl; Ctrl-C to stop."
 ) &
 echo "demo: starting seawatchd -c demo/demo.conf (Ctrl-C to stop)"
 exec "$daemon" -c demo/demo.conf

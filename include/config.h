@@ -47,6 +47,7 @@ struct sw_config {
 	enum sw_affinity cpu_affinity;
 	int64_t shutdown_grace_ms;
 	char *metrics_file;    /* Prometheus text file, or NULL: none */
+	char *control_socket;  /* seawatchctl's Unix socket, or NULL: none */
 	int64_t metrics_interval_ms;
 	char *user;            /* NULL when unset */
 	char *group;           /* NULL when unset */

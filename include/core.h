@@ -63,9 +63,16 @@ uint32_t core_copy_gen(void);
  * one place: "running" is a command running; a job sent ahead to a busy
  * worker has not started and counts as queued. */
 struct sw_gauges {
-	int queued, running, waiting;
+	int queued;    /* claimed, waiting for a worker (held ones too) */
+	int running;   /* a command runs */
+	int waiting;   /* for a deadline: a retry, a copy, a move */
+	int retrying;  /* of those, for a retry */
 };
 void core_gauges(struct sw_gauges *g);
+/* The same for the jobs of drop D (one pass over the slots: for a status
+ * or the metrics file, not the per-file path). */
+struct drop;
+void core_drop_gauges(const struct drop *d, struct sw_gauges *g);
 /* For retry jitter (xorshift64*). */
 uint32_t core_rand(void);
 

@@ -29,6 +29,9 @@ void dispatch_message(int wi, const void *msg, size_t len);
 void dispatch_lost(int wi);
 /* Stopping: the jobs sent ahead come back. */
 void dispatch_stop(void);
+/* A drop was paused: its jobs sent ahead (not started) come back, to be
+ * held. */
+void dispatch_recall_paused(void);
 /* The grace is over: every running command is stopped now. */
 void dispatch_abort(void);
 /* Worker WI holds no job (retire it). */

@@ -31,6 +31,7 @@ struct drop {
 	int lost;          /* the directory went away */
 	int reopen;        /* it came back while jobs ran in the old one */
 	int retiring;      /* gone from the config; ends with its last job */
+	int paused;        /* claims nothing, starts nothing (seawatchctl pause) */
 	int njobs;
 	DIR *scan;         /* scan pass in progress (intake.c) */
 	uint32_t spool_id; /* names sp's attempts table to the workers */
@@ -49,6 +50,18 @@ int drops_start(void);
 /* The first drop (then ->next), retiring ones included. */
 struct drop *drops_first(void);
 struct drop *drop_by_id(uint32_t id);
+/* The mark in the spool (S/DROP/paused) of a paused drop. */
+#define DROP_PAUSED "paused"
+
+/* The drop of that name in the config in force, or NULL. */
+struct drop *drop_by_name(const char *name);
+/* Stop claiming D's files and starting its jobs (running ones finish;
+ * queued ones are held); marked in its spool, so that a restart keeps it
+ * paused.  *SAVED 0 if the mark could not be made (logged).  1 if it was
+ * running, 0 if paused already. */
+int drop_pause(struct drop *d, int *saved);
+/* Claim again; held jobs go back to the queue.  1 if it was paused. */
+int drop_resume(struct drop *d);
 /* Open, not lost, not retiring: its files may be claimed. */
 int drop_usable(const struct drop *d);
 /* A job came into / left the drop (a retiring drop ends with its last). */

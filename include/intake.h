@@ -13,6 +13,8 @@
 /* Claim from recovery, then from scans, at most BUDGET files; 1 if the
  * budget ran out with room left (call again soon). */
 int intake_refill(int budget);
+/* NAME is one of D's files (its pattern; never a dot-name). */
+int intake_matches(const struct drop *d, const char *name);
 /* The watcher saw NAME in D (CREATED: a link, probed first). */
 void intake_file(struct drop *d, const char *name, int created);
 /* Take job S (JS_NEW) over: into the queue, or its private copy first. */

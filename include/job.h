@@ -13,6 +13,7 @@
  *                    |   \--seal-wait--> SEAL_WAIT --due--> NEW    |  |          \--move-wait--> DELIVER_WAIT --due--> DELIVERING
  *                    QUEUED --send-ahead--> AHEAD --promote--> RUNNING --retry--> RETRY_WAIT --due--> QUEUED
  *   (AHEAD, RUNNING) --take-back--> QUEUED;  (AHEAD, RUNNING, RETRY_WAIT, SEAL_WAIT) --park--> PARKED
+ *   QUEUED --hold--> HELD --resume--> QUEUED   (a paused drop's job, taken from the queue)
  *
  * The table in job.c is the whole truth; tests/unit/test_job.c holds an
  * independent copy of it and walks every state x event.
@@ -38,6 +39,7 @@ enum job_state {
 	JS_MOVING,        /* its copy to done/failed on another fs is made */
 	JS_DELIVER_WAIT,  /* a move failed: tried again when due */
 	JS_PARKED,        /* stopping: it stays in flight for the next start */
+	JS_HELD,          /* its drop is paused: out of the queue until resumed */
 	JS_NSTATES
 };
 
@@ -58,6 +60,8 @@ enum job_event {
 	JE_MOVE_WAIT,     /* the move failed: again later */
 	JE_PARK,          /* stopping: left in flight */
 	JE_RELEASE,       /* gone (moved, set aside, refused, lost): slot free */
+	JE_HOLD,          /* taken from the queue while its drop is paused */
+	JE_RESUME,        /* its drop resumed: back into the queue */
 	JE_NEVENTS
 };
 

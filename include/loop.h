@@ -3,8 +3,8 @@
  * chrony's SCH_AddFileHandler / SCH_AddTimeout: a module registers its
  * descriptor or arms its timer here instead of being special-cased in the
  * master.  One thread; handlers run in priority order (lowest first:
- * signals, then workers' results, then copies, then the watcher), then the
- * timers that are due.
+ * signals, then workers' results, then copies, then the watcher, then the
+ * control socket's clients), then the timers that are due.
  */
 #ifndef SW_LOOP_H
 #define SW_LOOP_H
@@ -13,12 +13,15 @@
 
 #include "timer.h"
 
-enum { LOOP_PRIO_SIGNAL, LOOP_PRIO_WORKER, LOOP_PRIO_COPY, LOOP_PRIO_WATCH };
+enum { LOOP_PRIO_SIGNAL, LOOP_PRIO_WORKER, LOOP_PRIO_COPY, LOOP_PRIO_WATCH, LOOP_PRIO_CONTROL };
 
 typedef void (*loop_fn)(void *arg);
 
 /* Call FN(ARG) when FD is readable (or hangs up).  0 or -1 (ENOMEM). */
 int loop_watch(int fd, int prio, loop_fn fn, void *arg);
+/* What FD's handler waits for: POLLIN (the default), POLLOUT, both, or 0
+ * (only a hang-up or an error). */
+void loop_events(int fd, short events);
 /* Forget FD (before closing it). */
 void loop_unwatch(int fd);
 /* Deadlines, in sys_now_ms() time. */

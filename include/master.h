@@ -16,6 +16,12 @@ struct master_opts {
 /* Begin a graceful stop (as SIGTERM does); a second call ends the grace. */
 void master_stop(void);
 
+/* Load the config file again (SIGHUP, seawatchctl reload): a valid one
+ * takes effect for new jobs.  0, or -1 with the old config kept and, if
+ * WHY, the problems in *WHY (malloc'd, one per line, as --check-config
+ * prints them). */
+int master_reload(char **why);
+
 /* Takes ownership of CFG.  Returns the process exit status (SPEC §2). */
 int master_run(struct sw_config *cfg, const struct master_opts *opts);
 

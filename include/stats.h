@@ -23,10 +23,19 @@ struct drop_stats {
 	double last_done;        /* Unix time of the last file done, 0: none */
 	unsigned long long dur[STATS_DUR_BUCKETS + 1];   /* per bucket; the last: +Inf */
 	double dur_sum;          /* seconds */
+	/* The last file that went to failed/ (its name there), or "". */
+	char last_fail[256];
+	char last_fail_status[64];
+	char last_fail_reason[32];
+	double last_fail_time;   /* Unix time, 0: none */
 };
 /* A file of the drop ended (FAILED or done) after DUR_MS of its last
  * attempt. */
 void stats_outcome(struct drop_stats *ds, int failed, int64_t dur_ms);
+/* That failed file is now FINAL in failed/, after STATUS (the last
+ * attempt's) for REASON (or NULL). */
+void stats_failure(struct drop_stats *ds, const char *final, const char *status,
+		   const char *reason);
 
 void stats_inc(enum sw_stat s);
 /* FN is called after each change (the service manager's STATUS=). */

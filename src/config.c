@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MS_SECOND INT64_C(1000)
@@ -66,6 +67,7 @@ enum kind {
 	K_SPOOL,     /* char *, a directory that may not exist yet, canonical */
 	K_OUTFILE,   /* char *, a file the daemon writes: its directory exists,
 		      * writable; canonical; the name not a dot-name */
+	K_SOCKET,    /* char *, an absolute path for a Unix socket, or "": none */
 	K_COMMAND,   /* char ** + count at off_n */
 	K_DEFAULTS,  /* the defaults group (top level only) */
 	K_DROPS,     /* the drops list (top level only) */
@@ -108,6 +110,7 @@ static const struct opt global_opts[] = {
 	{ "log_target",     K_ENUM,     0, 0, SW_LOG_STDERR, NULL, G(log_target), 0, 0, log_targets },
 	{ "cpu_affinity",   K_ENUM,     0, 0, SW_AFFINITY_SPREAD, NULL, G(cpu_affinity), 0, 0, affinities },
 	{ "shutdown_grace", K_DURATION, 0, MS_HOUR, 30 * MS_SECOND, NULL, G(shutdown_grace_ms), 0, 0, NULL },
+	{ "control_socket", K_SOCKET,   0, 0, 0, NULL, G(control_socket), 0, 0, NULL },
 	{ "metrics_file",   K_OUTFILE,  0, 0, 0, NULL, G(metrics_file), 0, 0, NULL },
 	{ "metrics_interval", K_DURATION, MS_SECOND, MS_HOUR, 15 * MS_SECOND, NULL,
 	  G(metrics_interval_ms), 0, 0, NULL },
@@ -1080,6 +1083,35 @@ static int set_value(struct ctx *c, const config_setting_t *s,
 		free(dir);
 		return set_string(c, o, base, full);
 	}
+	case K_SOCKET: {
+		/* Its directory may not exist yet (/run/seawatch is made at
+		 * start): checked then, not here.  Relative: to the config's
+		 * directory, as every path. */
+		const char *slash;
+		char *full;
+
+		if (!(str = get_string(c, s)))
+			return -1;
+		if (!str[0])
+			return 0;   /* off */
+		slash = strrchr(str, '/');
+		if (!(slash ? slash[1] : str[0]) || (slash ? slash[1] : str[0]) == '.') {
+			err_at(c, s, "want a path to a socket whose name does not start with a "
+			       "dot: \"%s\"", str);
+			return -1;
+		}
+		if (!(full = str[0] == '/' ? strdup(str) : path_join(c->dir, str))) {
+			c->oom = 1;
+			return -1;
+		}
+		if (strlen(full) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			err_at(c, s, "too long for a Unix socket (at most %zu bytes): \"%s\"",
+			       sizeof(((struct sockaddr_un *)0)->sun_path) - 1, full);
+			free(full);
+			return -1;
+		}
+		return set_string(c, o, base, full);
+	}
 	case K_CODES: {
 		int *codes, n;
 
@@ -1727,6 +1759,7 @@ void cnf_free(struct sw_config *cfg)
 	free(cfg->run_home);
 	free(cfg->warnings);
 	free(cfg->metrics_file);
+	free(cfg->control_socket);
 	free(cfg->file);
 	free(cfg);
 }

@@ -203,9 +203,41 @@ int64_t core_recover_every(void)
 
 void core_gauges(struct sw_gauges *g)
 {
-	g->queued = queue_len(&C.q) + jobs_in(&C.jt, JS_AHEAD);
+	g->queued = queue_len(&C.q) + jobs_in(&C.jt, JS_AHEAD) + jobs_in(&C.jt, JS_HELD);
 	g->running = jobs_in(&C.jt, JS_RUNNING);
 	g->waiting = jobs_waiting(&C.jt);
+	g->retrying = jobs_in(&C.jt, JS_RETRY_WAIT);
+}
+
+void core_drop_gauges(const struct drop *d, struct sw_gauges *g)
+{
+	*g = (struct sw_gauges){ 0 };
+	for (int i = 0; i < C.jt.cap; i++) {
+		const struct job *j = job_at(&C.jt, i);
+
+		if (j->drop != d)
+			continue;
+		switch (j->state) {
+		case JS_QUEUED:
+		case JS_AHEAD:
+		case JS_HELD:
+			g->queued++;
+			break;
+		case JS_RUNNING:
+			g->running++;
+			break;
+		case JS_RETRY_WAIT:
+			g->retrying++;
+			g->waiting++;
+			break;
+		case JS_SEAL_WAIT:
+		case JS_DELIVER_WAIT:
+			g->waiting++;
+			break;
+		default:
+			break;
+		}
+	}
 }
 
 uint32_t core_copy_gen(void)

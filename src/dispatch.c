@@ -203,6 +203,21 @@ static int ask_back(int wi)
 	return 1;
 }
 
+/* The next queued job whose drop is not paused, into *S; a paused drop's
+ * jobs met on the way are held (drop_resume() queues them again).  0 if
+ * none is left. */
+static int next_job(struct queue *q, int *s)
+{
+	while (queue_pop(q, s) == 0) {
+		const struct job *j = JOB(*s);
+
+		if (!j->drop || !j->drop->paused)
+			return 1;
+		job_event(core_jobs(), *s, JE_HOLD);
+	}
+	return 0;
+}
+
 /*
  * Hand out queued jobs: to idle workers first, then one ahead to each busy
  * worker, so that a short command's successor starts without a round trip
@@ -225,7 +240,8 @@ void dispatch_run(void)
 
 			if (!can_take(wi, level))
 				continue;
-			queue_pop(q, &s);
+			if (!next_job(q, &s))
+				break;
 			r = start_attempt(s, wi);
 			if (r > 0) {
 				/* That worker is gone: the next one. */
@@ -324,6 +340,22 @@ void dispatch_stop(void)
 	 * for the next start. */
 	for (int wi = 0; wi < S.n; wi++)
 		ask_back(wi);
+}
+
+void dispatch_recall_paused(void)
+{
+	/* Their workers give them back unstarted (with any other drop's
+	 * sent along, which are simply sent again); dispatch_run() holds
+	 * them. */
+	for (int wi = 0; wi < S.n; wi++)
+		for (int k = 0; k < S.seat[wi]->nahead; k++) {
+			const struct job *j = JOB(S.seat[wi]->ahead[k]);
+
+			if (j->drop && j->drop->paused) {
+				ask_back(wi);
+				break;
+			}
+		}
 }
 
 void dispatch_abort(void)

@@ -4,11 +4,14 @@
 #include "drop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core.h"
+#include "dispatch.h"
+#include "fileio.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
@@ -58,6 +61,8 @@ static void drop_close(struct drop *d)
 	tdir_close(&d->failed);
 	d->open = 0;
 }
+
+static void resume_held(struct drop *d);
 
 static void drop_destroy(struct drop *d)
 {
@@ -120,6 +125,13 @@ static int drop_open(struct drop *d)
 		return -1;
 	}
 	spool_migrate_legacy(&d->sp);
+	/* Paused before a restart (or a power cut mid-maintenance): it
+	 * stays paused, and says so. */
+	if (!d->paused && faccessat(d->sp.seafd, DROP_PAUSED, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		d->paused = 1;
+		log_warn("event=paused drop=%s since=before-start note=%s", d->cfg->name,
+			 log_q("seawatchctl resume to take its files again"));
+	}
 	/* What a daemon killed mid-copy or mid-sidecar left. */
 	n = spool_sweep_tmp(d->done.fd, !D.started) + spool_sweep_tmp(d->failed.fd, !D.started);
 	if (n)
@@ -338,6 +350,12 @@ void drops_reload(struct cfgref *ref)
 				spool_unpark_again(&d->sp);
 		} else {
 			log_info("event=drop-removed drop=%s", d->cfg->name);
+			/* Its jobs must end for it to go: none stays held
+			 * (its pause mark stays in the spool, should it come
+			 * back). */
+			if (d->paused)
+				resume_held(d);
+			d->paused = 0;
 			d->retiring = 1;
 			if (d->njobs == 0)
 				drop_destroy(d);
@@ -356,6 +374,59 @@ void drops_reload(struct cfgref *ref)
 			d->lost = drop_open(d) < 0;
 		}
 	}
+}
+
+struct drop *drop_by_name(const char *name)
+{
+	for (struct drop *d = D.list; d; d = d->next)
+		if (!d->retiring && !strcmp(d->cfg->name, name))
+			return d;
+	return NULL;
+}
+
+int drop_pause(struct drop *d, int *saved)
+{
+	*saved = 1;
+	if (d->paused)
+		return 0;
+	d->paused = 1;
+	/* The mark in the spool keeps it paused across a restart. */
+	if (!d->open || fio_write_new(d->sp.seafd, DROP_PAUSED, "", 0, SPOOL_FILE_MODE) < 0) {
+		if (!d->open || errno != EEXIST) {
+			*saved = 0;
+			log_err("event=pause-not-saved drop=%s error=%s note=%s", d->cfg->name,
+				log_q(d->open ? strerror(errno) : "drop not open"),
+				log_q("paused until the daemon stops"));
+		}
+	}
+	log_info("event=paused drop=%s", d->cfg->name);
+	dispatch_recall_paused();
+	return 1;
+}
+
+/* The jobs of D held while it was paused go back to the queue, in slot
+ * order (resume is rare: one pass over the slots). */
+static void resume_held(struct drop *d)
+{
+	struct jobs *jt = core_jobs();
+
+	for (int s = 0; s < jt->cap && jobs_in(jt, JS_HELD) > 0; s++)
+		if (job_at(jt, s)->state == JS_HELD && job_at(jt, s)->drop == d)
+			core_enqueue(s, JE_RESUME);
+}
+
+int drop_resume(struct drop *d)
+{
+	if (!d->paused)
+		return 0;
+	if (d->open && unlinkat(d->sp.seafd, DROP_PAUSED, 0) < 0 && errno != ENOENT)
+		log_err("event=resume-not-saved drop=%s error=%s note=%s", d->cfg->name,
+			log_q(strerror(errno)), log_q("paused again at the next start"));
+	d->paused = 0;
+	d->dirty = 1;   /* what arrived meanwhile waits in the drop */
+	resume_held(d);
+	log_info("event=resumed drop=%s", d->cfg->name);
+	return 1;
 }
 
 void drops_free(void)

@@ -7,6 +7,7 @@
  * read once, not once per file) picks it up as room frees.
  */
 #include "intake.h"
+#include "dirlist.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -51,7 +52,7 @@ static void release(int s)
 	drop_job_released(d);
 }
 
-static int matches(const struct drop *d, const char *name)
+int intake_matches(const struct drop *d, const char *name)
 {
 	return name[0] != '.' && fnmatch(d->cfg->pattern, name, FNM_PERIOD) == 0;
 }
@@ -246,7 +247,7 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 	struct stat st;
 	int s;
 
-	if (!matches(d, name))
+	if (!intake_matches(d, name))
 		return 0;
 	if (dtype != DT_REG) {
 		/* Refuse, do not follow: only regular files are processed. */
@@ -300,13 +301,9 @@ static int scan_step(struct drop *d)
 	struct dirent *de;
 
 	if (!d->scan) {
-		int fd = openat(d->sp.dropfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd < 0 || !(d->scan = fdopendir(fd))) {
+		if (!(d->scan = dir_list(d->sp.dropfd))) {
 			log_err("event=scan-failed drop=%s error=%s", d->cfg->name,
 				log_q(strerror(errno)));
-			if (fd >= 0)
-				close(fd);
 			d->dirty = 0;  /* the next event or reload tries again */
 			return 0;
 		}
@@ -395,6 +392,10 @@ int intake_refill(int budget)
 				progress = 1;
 				continue;
 			}
+			/* Paused: what is in flight is still taken over
+			 * (and held), nothing new is claimed. */
+			if (d->paused)
+				continue;
 			if ((d->dirty || d->scan) && scan_step(d))
 				progress = 1;
 			else if (d->dirty)
@@ -406,9 +407,9 @@ int intake_refill(int budget)
 
 void intake_file(struct drop *d, const char *name, int created)
 {
-	if (!drop_usable(d) || !matches(d, name))
+	if (!drop_usable(d) || !intake_matches(d, name))
 		return;
-	if (!core_room() || core_stopping())
+	if (!core_room() || core_stopping() || d->paused)
 		d->dirty = 1;  /* it stays in the drop; a scan finds it */
 	else
 		try_claim(d, name, DT_UNKNOWN, created);

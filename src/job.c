@@ -40,17 +40,19 @@ static const struct {
 	{ JS_MOVING, JE_MOVE_WAIT, JS_DELIVER_WAIT },
 	{ JS_MOVING, JE_RELEASE, JS_FREE },
 	{ JS_DELIVER_WAIT, JE_DUE, JS_DELIVERING },
+	{ JS_QUEUED, JE_HOLD, JS_HELD },
+	{ JS_HELD, JE_RESUME, JS_QUEUED },
 };
 
 static const char *const state_names[JS_NSTATES] = {
 	"free", "new", "copying", "seal-wait", "queued", "ahead", "running",
-	"retry-wait", "delivering", "moving", "deliver-wait", "parked",
+	"retry-wait", "delivering", "moving", "deliver-wait", "parked", "held",
 };
 
 static const char *const event_names[JE_NEVENTS] = {
 	"claim", "admit", "copy", "copied", "seal-wait", "due", "start", "send-ahead",
 	"promote", "take-back", "retry", "verdict", "move-copy", "move-wait", "park",
-	"release",
+	"release", "hold", "resume",
 };
 
 const char *job_state_name(enum job_state st)

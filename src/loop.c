@@ -19,6 +19,7 @@ struct entry {
 	loop_fn fn;
 	void *arg;
 	int again;      /* called at the next turn, readable or not */
+	short events;   /* POLLIN, and POLLOUT while it has output waiting */
 };
 
 static struct entry *ents;      /* sorted by prio, then by registration */
@@ -45,7 +46,7 @@ int loop_watch(int fd, int prio, loop_fn fn, void *arg)
 	}
 	for (i = nents; i > 0 && ents[i - 1].prio > prio; i--)
 		ents[i] = ents[i - 1];
-	ents[i] = (struct entry){ fd, prio, fn, arg, 0 };
+	ents[i] = (struct entry){ fd, prio, fn, arg, 0, POLLIN };
 	nents++;
 	return 0;
 }
@@ -58,6 +59,13 @@ void loop_unwatch(int fd)
 			nents--;
 			return;
 		}
+}
+
+void loop_events(int fd, short events)
+{
+	for (int i = 0; i < nents; i++)
+		if (ents[i].fd == fd)
+			ents[i].events = events;
 }
 
 void loop_arm(struct timer *t, int64_t at)
@@ -123,7 +131,7 @@ int loop_once(int busy)
 	for (i = 0; i < n; i++) {
 		snap[i] = ents[i];
 		ents[i].again = 0;
-		pfs[i] = (struct pollfd){ .fd = ents[i].fd, .events = POLLIN };
+		pfs[i] = (struct pollfd){ .fd = ents[i].fd, .events = ents[i].events };
 	}
 	if (sys_poll(pfs, (nfds_t)n, timeout) < 0) {
 		if (errno != EINTR)

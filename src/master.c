@@ -18,6 +18,7 @@
 
 #include "attempt.h"
 #include "cgroup.h"
+#include "control.h"
 #include "copy.h"
 #include "core.h"
 #include "dispatch.h"
@@ -30,6 +31,7 @@
 #include "notify.h"
 #include "outcome.h"
 #include "pool.h"
+#include "requeue.h"
 #include "stats.h"
 #include "sys.h"
 #include "watch.h"
@@ -65,46 +67,57 @@ static void log_config_warnings(const struct sw_config *c)
 	free(copy);
 }
 
-static void reload(void);
-
 /* SIGHUP: the service manager hears that a reload runs, and that the
  * daemon is ready again (with the old config if the new one was bad). */
 static void on_hup(void)
 {
-	notify_reloading();
-	reload();
-	notify_ready();
+	master_reload(NULL);
 }
 
-static void reload(void)
+/* The reload failed for WHY (lines): logged, and given to the caller. */
+static int reload_failed(char *why, char **out)
+{
+	char *line, *save = NULL, *copy = why ? strdup(why) : NULL;
+
+	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		log_err("event=reload-failed error=%s", log_q(line));
+	free(copy);
+	log_err("event=reload-failed file=%s keeping=old-config", log_q(core_cfg()->file));
+	if (out)
+		*out = why;
+	else
+		free(why);
+	notify_ready();
+	return -1;
+}
+
+int master_reload(char **why)
 {
 	const struct sw_config *old = core_cfg();
-	char *errs = NULL, *line, *save = NULL;
-	struct sw_config *nc = cnf_load(old->file, &errs);
+	char *errs = NULL;
+	struct sw_config *nc;
 	struct cfgref *ref;
 
-	if (!nc) {
-		for (line = strtok_r(errs, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-			log_err("event=reload-failed error=%s", log_q(line));
-		log_err("event=reload-failed file=%s keeping=old-config", log_q(old->file));
-		free(errs);
-		return;
-	}
+	if (why)
+		*why = NULL;
+	notify_reloading();
+	nc = cnf_load(old->file, &errs);
+	if (!nc)
+		return reload_failed(errs ? errs : strdup("cannot load the config\n"), why);
+	free(errs);
 	if (nc->run_uid != old->run_uid || nc->run_gid != old->run_gid) {
 		/* Running workers, spools made for the commands' group: a new
 		 * user or group takes a restart. */
-		log_err("event=reload-failed error=%s", log_q("user or group changed: restart the "
-							      "daemon to apply it"));
-		log_err("event=reload-failed file=%s keeping=old-config", log_q(old->file));
 		cnf_free(nc);
-		return;
+		return reload_failed(strdup("user or group changed: restart the daemon to "
+					    "apply it\n"), why);
 	}
 	ref = calloc(1, sizeof(*ref));
 	if (!ref || core_grow(2 * nc->queue_size + nc->workers) < 0) {
-		log_err("event=reload-failed error=out-of-memory");
 		free(ref);
 		cnf_free(nc);
-		return;
+		return reload_failed(strdup("out of memory\n"), why);
 	}
 	drops_reserve(core_jobs()->cap);
 	ref->cfg = nc;
@@ -116,10 +129,13 @@ static void reload(void)
 	drops_reload(ref);
 	pool_resize(nc->workers);
 	metrics_configure();
+	control_reconfigured();
 	if (!core_once())
 		drops_watch(0);
 	log_info("event=reloaded file=%s drops=%d workers=%d", log_q(nc->file),
 		 nc->n_drops, nc->workers);
+	notify_ready();
+	return 0;
 }
 
 /* The counters or the jobs moved: the service manager's STATUS= and the
@@ -340,6 +356,9 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 		return -1;
 	if (!opts->once)
 		loop_arm(&M.recover, sys_now_ms() + core_recover_every());
+	/* A batch run is not operated: no control socket. */
+	if (!opts->once && control_open() < 0)
+		return -1;
 	pool_resize(c->workers);
 	metrics_configure();
 	log_info("event=ready mode=%s drops=%d workers=%d queue_size=%d version=%s",
@@ -403,6 +422,8 @@ out:
 			close(j->destfd);
 		}
 	}
+	control_close();
+	requeue_free();
 	metrics_flush();   /* the last figures, before the drops go */
 	metrics_free();
 	drops_free();

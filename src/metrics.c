@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "sbuf.h"
 #include "stats.h"
 #include "sys.h"
 
@@ -31,68 +31,12 @@ static struct {
 	struct timer due;
 } X = { .due = { .pos = -1 } };   /* not armed, before metrics_configure() */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void put(struct buf *b, const char *fmt, ...)
+static void head(struct sbuf *b, const char *name, const char *type, const char *help)
 {
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-		if (b->p && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = (b->cap ? 2 * b->cap : 8192) + (size_t)n;
-			char *p = realloc(b->p, cap);
-
-			if (!p) {
-				b->oom = 1;
-				return;
-			}
-			b->p = p;
-			b->cap = cap;
-		}
-	}
+	sbuf_put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void head(struct buf *b, const char *name, const char *type, const char *help)
-{
-	put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* Jobs of drop D that wait for a worker (those sent ahead included) and
- * that run: one pass over the slots, once an interval. */
-static void drop_gauges(const struct drop *d, int *queued, int *running)
-{
-	const struct jobs *jt = core_jobs();
-
-	*queued = *running = 0;
-	for (int i = 0; i < jt->cap; i++) {
-		const struct job *j = job_at(jt, i);
-
-		if (j->drop != d)
-			continue;
-		if (j->state == JS_QUEUED || j->state == JS_AHEAD)
-			(*queued)++;
-		else if (j->state == JS_RUNNING)
-			(*running)++;
-	}
-}
-
-static void render(struct buf *b)
+static void render(struct sbuf *b)
 {
 	struct sw_gauges g;
 	struct drop *d;
@@ -102,7 +46,7 @@ static void render(struct buf *b)
 	for (int i = 0; i < pool_size(); i++)
 		usable += pool_usable(i);
 	head(b, "seawatch_build_info", "gauge", "seawatchd's version.");
-	put(b, "seawatch_build_info{version=\"%s\"} 1\n", SW_VERSION);
+	sbuf_put(b, "seawatch_build_info{version=\"%s\"} 1\n", SW_VERSION);
 	head(b, "seawatch_files_total", "counter", "Files by outcome since the drop was opened.");
 	for (d = drops_first(); d; d = d->next) {
 		static const char *const what[] = { "done", "failed", "retried", "skipped" };
@@ -110,22 +54,22 @@ static void render(struct buf *b)
 						 d->st.skipped };
 
 		for (int k = 0; k < 4; k++)
-			put(b, "seawatch_files_total{drop=\"%s\",outcome=\"%s\"} %llu\n",
+			sbuf_put(b, "seawatch_files_total{drop=\"%s\",outcome=\"%s\"} %llu\n",
 			    d->cfg->name, what[k], n[k]);
 	}
 	head(b, "seawatch_queued_files", "gauge", "Files waiting for a worker.");
 	for (d = drops_first(); d; d = d->next) {
-		int q, r;
+		struct sw_gauges dg;
 
-		drop_gauges(d, &q, &r);
-		put(b, "seawatch_queued_files{drop=\"%s\"} %d\n", d->cfg->name, q);
+		core_drop_gauges(d, &dg);
+		sbuf_put(b, "seawatch_queued_files{drop=\"%s\"} %d\n", d->cfg->name, dg.queued);
 	}
 	head(b, "seawatch_running_jobs", "gauge", "Commands running.");
 	for (d = drops_first(); d; d = d->next) {
-		int q, r;
+		struct sw_gauges dg;
 
-		drop_gauges(d, &q, &r);
-		put(b, "seawatch_running_jobs{drop=\"%s\"} %d\n", d->cfg->name, r);
+		core_drop_gauges(d, &dg);
+		sbuf_put(b, "seawatch_running_jobs{drop=\"%s\"} %d\n", d->cfg->name, dg.running);
 	}
 	head(b, "seawatch_job_duration_seconds", "histogram",
 	     "How long the last attempt of each file done took.");
@@ -135,32 +79,35 @@ static void render(struct buf *b)
 		for (int k = 0; k <= STATS_DUR_BUCKETS; k++) {
 			cum += d->st.dur[k];
 			if (k < STATS_DUR_BUCKETS)
-				put(b, "seawatch_job_duration_seconds_bucket{drop=\"%s\",le=\"%g\"} %llu\n",
+				sbuf_put(b, "seawatch_job_duration_seconds_bucket{drop=\"%s\",le=\"%g\"} %llu\n",
 				    d->cfg->name, stats_dur_bounds[k], cum);
 			else
-				put(b, "seawatch_job_duration_seconds_bucket{drop=\"%s\",le=\"+Inf\"} %llu\n",
+				sbuf_put(b, "seawatch_job_duration_seconds_bucket{drop=\"%s\",le=\"+Inf\"} %llu\n",
 				    d->cfg->name, cum);
 		}
-		put(b, "seawatch_job_duration_seconds_sum{drop=\"%s\"} %.3f\n", d->cfg->name,
+		sbuf_put(b, "seawatch_job_duration_seconds_sum{drop=\"%s\"} %.3f\n", d->cfg->name,
 		    d->st.dur_sum);
-		put(b, "seawatch_job_duration_seconds_count{drop=\"%s\"} %llu\n", d->cfg->name, cum);
+		sbuf_put(b, "seawatch_job_duration_seconds_count{drop=\"%s\"} %llu\n", d->cfg->name, cum);
 	}
 	head(b, "seawatch_last_done_timestamp_seconds", "gauge",
 	     "When the last file of the drop was done (0: none yet).");
 	for (d = drops_first(); d; d = d->next)
-		put(b, "seawatch_last_done_timestamp_seconds{drop=\"%s\"} %.3f\n", d->cfg->name,
+		sbuf_put(b, "seawatch_last_done_timestamp_seconds{drop=\"%s\"} %.3f\n", d->cfg->name,
 		    d->st.last_done);
 	head(b, "seawatch_drop_up", "gauge", "1 if the drop is watched and its files claimed.");
 	for (d = drops_first(); d; d = d->next)
-		put(b, "seawatch_drop_up{drop=\"%s\"} %d\n", d->cfg->name, drop_usable(d));
+		sbuf_put(b, "seawatch_drop_up{drop=\"%s\"} %d\n", d->cfg->name, drop_usable(d));
+	head(b, "seawatch_drop_paused", "gauge", "1 if the drop is paused (seawatchctl pause).");
+	for (d = drops_first(); d; d = d->next)
+		sbuf_put(b, "seawatch_drop_paused{drop=\"%s\"} %d\n", d->cfg->name, d->paused);
 	head(b, "seawatch_workers", "gauge", "Worker processes by state.");
-	put(b, "seawatch_workers{state=\"busy\"} %d\n", g.running);
-	put(b, "seawatch_workers{state=\"idle\"} %d\n", usable > g.running ? usable - g.running : 0);
+	sbuf_put(b, "seawatch_workers{state=\"busy\"} %d\n", g.running);
+	sbuf_put(b, "seawatch_workers{state=\"idle\"} %d\n", usable > g.running ? usable - g.running : 0);
 }
 
 static void write_now(void)
 {
-	struct buf b = { 0 };
+	struct sbuf b = { 0 };
 	char dir[PATH_MAX], tmp[NAME_MAX + 1];
 	const char *name;
 	int dfd, rc;
@@ -188,7 +135,7 @@ static void write_now(void)
 	}
 	if (dfd >= 0)
 		close(dfd);
-	free(b.p);
+	sbuf_free(&b);
 	X.dirty = 0;
 	X.written_at = sys_now_ms();
 }

@@ -124,6 +124,8 @@ static void delivered(int s, const char *final)
 			 log_q(j->name), log_q(final), j->to_failed ? "failed" : "done");
 	stats_outcome(&d->st, j->to_failed, j->dur);
 	if (j->to_failed)
+		stats_failure(&d->st, final, j->status, j->reason);
+	if (j->to_failed)
 		stats_inc(STAT_FAILED);
 	else
 		stats_inc(STAT_DONE);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "dirlist.h"
 #include "fileio.h"
 #include "log.h"
 #include "spool.h"
@@ -211,7 +212,7 @@ void spool_close(struct spool *sp)
 	if (sp->workfd >= 0 && sp->seafd >= 0) {
 		/* Remove the run directory if nothing is in flight: every slot
 		 * directory must be empty (rmdir fails otherwise). */
-		DIR *d = fdopendir(dup(sp->workfd));
+		DIR *d = dir_list(sp->workfd);
 		struct dirent *de;
 		int busy = 0;
 
@@ -583,15 +584,12 @@ void spool_tmp_name(char *buf, size_t sz)
 
 int spool_sweep_tmp(int dirfd, int ours)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_list(dirfd);
 	struct dirent *e;
+	int n = 0;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return 0;
-	}
 	while ((e = readdir(d))) {
 		char *end;
 		long pid;
@@ -686,17 +684,23 @@ int spool_gone(struct spool *sp, int slot, const char *name)
 	return fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 
-int spool_sidecar(int destfd, const char *final, const char *text, size_t len)
+void spool_sidecar_name(const char *final, char *buf)
 {
-	char tmp[64], base[NAME_MAX + 1], final2[NAME_MAX + 1];
 	size_t fl = strlen(final);
 
 	/* FINAL.error, with FINAL shortened if that would pass NAME_MAX (the
 	 * sidecar's file= line names the file in full). */
 	if (fl > NAME_MAX - 6)
 		fl = NAME_MAX - 6;
-	memcpy(base, final, fl);
-	memcpy(base + fl, ".error", 7);
+	memcpy(buf, final, fl);
+	memcpy(buf + fl, ".error", 7);
+}
+
+int spool_sidecar(int destfd, const char *final, const char *text, size_t len)
+{
+	char tmp[64], base[NAME_MAX + 1], final2[NAME_MAX + 1];
+
+	spool_sidecar_name(final, base);
 	/* Written aside and renamed in: nobody ever reads half a sidecar. */
 	spool_tmp_name(tmp, sizeof(tmp));
 	if (fio_write_new(destfd, tmp, text, len, SPOOL_FILE_MODE) < 0)

@@ -5,6 +5,7 @@
 
 #include "log.h"
 
+#include <stdio.h>
 #include <time.h>
 
 const double stats_dur_bounds[STATS_DUR_BUCKETS] = {
@@ -21,6 +22,15 @@ void stats_inc(enum sw_stat s)
 		changed();
 }
 
+/* The vDSO's clock: no system call. */
+static double unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void stats_outcome(struct drop_stats *ds, int failed, int64_t dur_ms)
 {
 	double s = (double)dur_ms / 1000.0;
@@ -31,17 +41,20 @@ void stats_outcome(struct drop_stats *ds, int failed, int64_t dur_ms)
 		return;
 	}
 	ds->done++;
-	{
-		/* The vDSO's clock: no system call. */
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ds->last_done = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	}
+	ds->last_done = unix_now();
 	while (b < STATS_DUR_BUCKETS && s > stats_dur_bounds[b])
 		b++;
 	ds->dur[b]++;
 	ds->dur_sum += s;
+}
+
+void stats_failure(struct drop_stats *ds, const char *final, const char *status,
+		   const char *reason)
+{
+	snprintf(ds->last_fail, sizeof(ds->last_fail), "%s", final);
+	snprintf(ds->last_fail_status, sizeof(ds->last_fail_status), "%s", status);
+	snprintf(ds->last_fail_reason, sizeof(ds->last_fail_reason), "%s", reason ? reason : "");
+	ds->last_fail_time = unix_now();
 }
 
 void stats_on_change(void (*fn)(void))

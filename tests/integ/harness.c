@@ -684,17 +684,14 @@ int h_wait_pid(pid_t pid, int ms)
 	}
 }
 
-int h_run(struct h_env *e, char **out, ...)
+/* Run ARGV to completion (deadline H_RUN_DEADLINE_MS); its status, and
+ * its output in *OUT if OUT. */
+static int run_argv(struct h_env *e, char **argv, char **out)
 {
-	char *argv[H_MAX_ARGS];
-	char wrapbuf[1024], tmp[H_PATH * 2];
-	va_list ap;
+	char tmp[H_PATH * 2];
 	pid_t pid;
 	int fd, st;
 
-	va_start(ap, out);
-	build_argv(argv, wrapbuf, sizeof wrapbuf, NULL, ap);
-	va_end(ap);
 	snprintf(tmp, sizeof tmp, "%s/.run-out.XXXXXX", e->root);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd == -1)
@@ -723,6 +720,60 @@ int h_run(struct h_env *e, char **out, ...)
 		*out = slurp_from(tmp, 0, NULL);
 	unlink(tmp);
 	return st;
+}
+
+int h_run(struct h_env *e, char **out, ...)
+{
+	char *argv[H_MAX_ARGS];
+	char wrapbuf[1024];
+	va_list ap;
+
+	va_start(ap, out);
+	build_argv(argv, wrapbuf, sizeof wrapbuf, NULL, ap);
+	va_end(ap);
+	return run_argv(e, argv, out);
+}
+
+const char *h_ctl_path(void)
+{
+	static char path[PATH_MAX];
+	const char *p = getenv("SEAWATCHCTL");
+
+	if (p && *p)
+		return p;
+	snprintf(path, sizeof path, "%s", daemon_path());
+	if (strrchr(path, '/'))
+		snprintf(strrchr(path, '/') + 1, sizeof path - (size_t)(strrchr(path, '/') + 1 - path),
+			 "seawatchctl");
+	else
+		snprintf(path, sizeof path, "seawatchctl");
+	return path;
+}
+
+const char *h_sock(const struct h_env *e)
+{
+	return h_fmt("%s/run/control.sock", e->root);
+}
+
+int h_ctl(struct h_env *e, char **out, ...)
+{
+	char *argv[H_MAX_ARGS];
+	const char *a;
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = (char *)h_ctl_path();
+	argv[n++] = (char *)"-s";
+	argv[n++] = (char *)h_sock(e);
+	va_start(ap, out);
+	while ((a = va_arg(ap, const char *))) {
+		if (n >= H_MAX_ARGS - 1)
+			h_die("too many arguments");
+		argv[n++] = (char *)a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	return run_argv(e, argv, out);
 }
 
 int h_stop(struct h_env *e, int sig, int ms)

@@ -62,6 +62,13 @@ int h_wait_ready(struct h_env *e, int ms);
  * deadline 60 s; returns the exit status (0-255, or 128+signal), and if
  * OUT is not NULL a malloc'd copy of stdout+stderr. */
 int h_run(struct h_env *e, char **out, ...) __attribute__((sentinel));
+/* The control socket the tests configure: root/run/control.sock. */
+const char *h_sock(const struct h_env *e);
+/* seawatchctl: $SEAWATCHCTL, or beside seawatchd. */
+const char *h_ctl_path(void);
+/* Run seawatchctl -s h_sock(e) ARGS... (NULL-terminated) to completion;
+ * as h_run. */
+int h_ctl(struct h_env *e, char **out, ...) __attribute__((sentinel));
 /* Send SIG to e->pid and wait for it to exit within MS; returns its exit
  * status (0-255, 128+signal) or -1 on timeout.  Clears e->pid. */
 int h_stop(struct h_env *e, int sig, int ms);

@@ -82,6 +82,16 @@ check "the example script decoded it" wait_for test -s /var/lib/seawatch/out/a.s
 check "systemctl reload reloads" sh -c \
 	'systemctl reload seawatchd && for i in $(seq 1 100); do journalctl -b -u seawatchd -o cat | grep -q event=reloaded && exit 0; sleep 0.05; done; exit 1'
 check "still active after the reload" systemctl -q is-active seawatchd
+check "seawatchctl status answers (root)" sh -c \
+	'seawatchctl status | grep "drop device-logs: running"'
+check "the socket is 0660 in /run/seawatch (0750 seawatch)" sh -c \
+	'[ "$(stat -c %a:%U:%G /run/seawatch/control.sock)" = 660:seawatch:seawatch ] && \
+	 [ "$(stat -c %a:%U:%G /run/seawatch)" = 750:seawatch:seawatch ]'
+check "a user outside the seawatch group cannot use it (exit 3)" sh -c \
+	'runuser -u nobody -- seawatchctl status; [ $? = 3 ]'
+check "seawatchctl pause / resume / reload" sh -c \
+	'seawatchctl pause && seawatchctl status --json | grep "\"state\":\"paused\"" && \
+	 seawatchctl resume && seawatchctl reload'
 t0=$(date +%s%N)
 systemctl stop seawatchd
 t1=$(date +%s%N)

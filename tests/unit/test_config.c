@@ -326,6 +326,15 @@ static const struct ecase error_cases[] = {
 	{ "metrics_file = 3;\n" DROP_OK, "1: metrics_file", "expected a string", 1 },
 	{ "metrics_interval = \"500ms\";\n" DROP_OK, "1: metrics_interval", "must be between", 1 },
 	{ "metrics_interval = \"2h\";\n" DROP_OK, "1: metrics_interval", "must be between", 1 },
+	/* control_socket: a path that fits a Unix socket, not a dot-name */
+	{ "control_socket = \"/run/seawatch/.sock\";\n" DROP_OK, "1: control_socket",
+	  "does not start with a dot", 1 },
+	{ "control_socket = \"/run/seawatch/\";\n" DROP_OK, "1: control_socket",
+	  "want a path to a socket", 1 },
+	{ "control_socket = \"/run/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock\";\n" DROP_OK, "1: control_socket",
+	  "too long for a Unix socket (at most 107 bytes)", 1 },
+	{ "control_socket = 1;\n" DROP_OK, "1: control_socket", "expected a string", 1 },
 	/* shutdown_grace: 0..1h */
 	{ "shutdown_grace = -1;\n" DROP_OK, "1: shutdown_grace",
 	  "must be between 0s and 1h (got -1s)", 1 },
@@ -971,6 +980,27 @@ Test(config, relative_to_config_dir, .init = setup, .fini = teardown)
 	/* ...and its errors name it as given. */
 	write_conf("workers = 0;\n" DROP_OK);
 	expect_error("seawatch.conf", "1: workers", "between", 1);
+}
+
+/* control_socket: unset or "" is off; absolute as given; relative to the
+ * config's directory, as every path. */
+Test(config, control_socket_paths, .init = setup, .fini = teardown)
+{
+	struct sw_config *cfg = load_ok(DROP_OK);
+	char want[PATH_MAX + 16];
+
+	cr_expect_null(cfg->control_socket);
+	cnf_free(cfg);
+	cfg = load_ok("control_socket = \"\";\n" DROP_OK);
+	cr_expect_null(cfg->control_socket);
+	cnf_free(cfg);
+	cfg = load_ok("control_socket = \"/run/seawatch/control.sock\";\n" DROP_OK);
+	cr_expect_str_eq(cfg->control_socket, "/run/seawatch/control.sock");
+	cnf_free(cfg);
+	cfg = load_ok("control_socket = \"run/c.sock\";\n" DROP_OK);
+	snprintf(want, sizeof(want), "%s/run/c.sock", root);
+	cr_expect_str_eq(cfg->control_socket, want);
+	cnf_free(cfg);
 }
 
 Test(config, command_dot_dot_is_canonical, .init = setup, .fini = teardown)

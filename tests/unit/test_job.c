@@ -27,6 +27,7 @@ static const char *const spec[] = {
 	"delivering release free",
 	"moving move-wait deliver-wait", "moving release free",
 	"deliver-wait due delivering",
+	"queued hold held", "held resume queued",
 };
 
 static int state_by_name(const char *n)

@@ -1,8 +1,8 @@
 /*
  * control.h - the control socket (owned by src/control.c): seawatchctl's
  * way in.  A Unix stream socket, mode 0660, whose group is its directory's;
- * only root, the daemon's user, the commands' user and members of the
- * socket's group are served (SO_PEERCRED, SO_PEERGROUPS).  One request and
+ * only root, the daemon's own user and members of the socket's group
+ * are served (SO_PEERCRED, SO_PEERGROUPS).  One request and
  * one reply per connection, served from the loop without ever blocking it:
  * a client that sends nothing, too much or garbage, or goes away
  * mid-reply, costs a slot among CONTROL_CLIENTS and a deadline, no more.

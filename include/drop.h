@@ -32,6 +32,7 @@ struct drop {
 	int reopen;        /* it came back while jobs ran in the old one */
 	int retiring;      /* gone from the config; ends with its last job */
 	int paused;        /* claims nothing, starts nothing (seawatchctl pause) */
+	int opened;        /* opened once: its pause mark was read */
 	int njobs;
 	DIR *scan;         /* scan pass in progress (intake.c) */
 	uint32_t spool_id; /* names sp's attempts table to the workers */
@@ -57,11 +58,13 @@ struct drop *drop_by_id(uint32_t id);
 struct drop *drop_by_name(const char *name);
 /* Stop claiming D's files and starting its jobs (running ones finish;
  * queued ones are held); marked in its spool, so that a restart keeps it
- * paused.  *SAVED 0 if the mark could not be made (logged).  1 if it was
- * running, 0 if paused already. */
+ * paused (a reopen after the drop was lost writes or removes the mark as
+ * the flag says).  *SAVED 0 if the mark could not be made (logged).  1 if
+ * it was running, 0 if paused already. */
 int drop_pause(struct drop *d, int *saved);
-/* Claim again; held jobs go back to the queue.  1 if it was paused. */
-int drop_resume(struct drop *d);
+/* Claim again; held jobs go back to the queue; the mark removed (*SAVED 0
+ * if it could not be).  1 if it was paused. */
+int drop_resume(struct drop *d, int *saved);
 /* Open, not lost, not retiring: its files may be claimed. */
 int drop_usable(const struct drop *d);
 /* A job came into / left the drop (a retiring drop ends with its last). */

@@ -21,6 +21,7 @@ int requeue_one(struct drop *d, const char *name, char *final, size_t finalsz,
 /* What requeue_all() did. */
 struct requeue_result {
 	unsigned moved, refused;
+	unsigned newer;         /* put in failed/ after the start: left */
 	char first_name[256];   /* the first refused file, and why */
 	const char *first_why;
 };

@@ -155,11 +155,13 @@ static void pause_resume(struct client *c, int pause, int argc, char **argv)
 	if (n < 0)
 		return;
 	for (int i = 0; i < n; i++) {
-		int saved = 1, changed = pause ? drop_pause(ds[i], &saved) : drop_resume(ds[i]);
+		int saved = 1, changed = pause ? drop_pause(ds[i], &saved) :
+					   drop_resume(ds[i], &saved);
 
 		sbuf_put(&body, "%s: %s%s%s\n", ds[i]->cfg->name, changed ? "" : "already ",
 			 pause ? "paused" : "running",
-			 saved ? "" : " (not saved: it runs again after a restart)");
+			 saved ? "" : pause ? " (not saved: it runs again after a restart)" :
+			 " (not saved: it is paused again after a restart)");
 	}
 	sbuf_put(&c->out, "ok\n");
 	if (body.p)
@@ -179,6 +181,9 @@ static void requeued_all(void *arg, const struct requeue_result *r)
 			 r->moved, r->refused, r->first_name, r->first_why);
 	else
 		sbuf_put(&c->out, "ok\nrequeued %u file(s)\n", r->moved);
+	if (r->newer)
+		sbuf_put(&c->out, "%u file(s) that failed while this ran were left in failed/\n",
+			 r->newer);
 	reply(c);
 }
 

@@ -63,6 +63,7 @@ static void drop_close(struct drop *d)
 }
 
 static void resume_held(struct drop *d);
+static int save_pause(struct drop *d);
 
 static void drop_destroy(struct drop *d)
 {
@@ -125,18 +126,24 @@ static int drop_open(struct drop *d)
 		return -1;
 	}
 	spool_migrate_legacy(&d->sp);
-	/* Paused before a restart (or a power cut mid-maintenance): it
-	 * stays paused, and says so. */
-	if (!d->paused && faccessat(d->sp.seafd, DROP_PAUSED, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		d->paused = 1;
-		log_warn("event=paused drop=%s since=before-start note=%s", d->cfg->name,
-			 log_q("seawatchctl resume to take its files again"));
-	}
 	/* What a daemon killed mid-copy or mid-sidecar left. */
 	n = spool_sweep_tmp(d->done.fd, !D.started) + spool_sweep_tmp(d->failed.fd, !D.started);
 	if (n)
 		log_info("event=temporaries-removed drop=%s count=%d", d->cfg->name, n);
 	d->open = 1;
+	if (!d->opened) {
+		/* Paused before a restart (or a power cut mid-maintenance):
+		 * it stays paused, and says so. */
+		if (faccessat(d->sp.seafd, DROP_PAUSED, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			d->paused = 1;
+			log_warn("event=paused drop=%s since=before-start note=%s", d->cfg->name,
+				 log_q("seawatchctl resume to take its files again"));
+		}
+	} else {
+		/* Reopened (it was lost): what was asked meanwhile holds. */
+		save_pause(d);
+	}
+	d->opened = 1;
 	d->dirty = 1;
 	d->spool_id = ++D.next_spool;
 	drop_reserve(d, core_jobs()->cap);
@@ -384,21 +391,33 @@ struct drop *drop_by_name(const char *name)
 	return NULL;
 }
 
+/* The mark in the spool says what d->paused says (it keeps a pause across
+ * a restart).  1 if it does. */
+static int save_pause(struct drop *d)
+{
+	const char *err = "the drop is not open";
+
+	if (d->open) {
+		if (d->paused ? fio_write_new(d->sp.seafd, DROP_PAUSED, "", 0,
+					      SPOOL_FILE_MODE) == 0 || errno == EEXIST :
+				unlinkat(d->sp.seafd, DROP_PAUSED, 0) == 0 || errno == ENOENT)
+			return 1;
+		err = strerror(errno);
+	}
+	log_err("event=%s drop=%s error=%s note=%s", d->paused ? "pause-not-saved" :
+		"resume-not-saved", d->cfg->name, log_q(err),
+		log_q(d->paused ? "it runs again after a restart" :
+		      "it is paused again after a restart"));
+	return 0;
+}
+
 int drop_pause(struct drop *d, int *saved)
 {
 	*saved = 1;
 	if (d->paused)
 		return 0;
 	d->paused = 1;
-	/* The mark in the spool keeps it paused across a restart. */
-	if (!d->open || fio_write_new(d->sp.seafd, DROP_PAUSED, "", 0, SPOOL_FILE_MODE) < 0) {
-		if (!d->open || errno != EEXIST) {
-			*saved = 0;
-			log_err("event=pause-not-saved drop=%s error=%s note=%s", d->cfg->name,
-				log_q(d->open ? strerror(errno) : "drop not open"),
-				log_q("paused until the daemon stops"));
-		}
-	}
+	*saved = save_pause(d);
 	log_info("event=paused drop=%s", d->cfg->name);
 	dispatch_recall_paused();
 	return 1;
@@ -415,14 +434,13 @@ static void resume_held(struct drop *d)
 			core_enqueue(s, JE_RESUME);
 }
 
-int drop_resume(struct drop *d)
+int drop_resume(struct drop *d, int *saved)
 {
+	*saved = 1;
 	if (!d->paused)
 		return 0;
-	if (d->open && unlinkat(d->sp.seafd, DROP_PAUSED, 0) < 0 && errno != ENOENT)
-		log_err("event=resume-not-saved drop=%s error=%s note=%s", d->cfg->name,
-			log_q(strerror(errno)), log_q("paused again at the next start"));
 	d->paused = 0;
+	*saved = save_pause(d);
 	d->dirty = 1;   /* what arrived meanwhile waits in the drop */
 	resume_held(d);
 	log_info("event=resumed drop=%s", d->cfg->name);

@@ -72,6 +72,19 @@ int requeue_one(struct drop *d, const char *name, char *final, size_t finalsz,
 					"move it by hand" : strerror(errno);
 		return -1;
 	}
+	if (!intake_matches(d, final)) {
+		/* One of that name waits in the drop, and the collision name
+		 * (x.tar.1.gz for *.tar.gz) is not the drop's: it would never
+		 * be taken.  Back to failed/, as it was. */
+		char back[NAME_MAX + 1];
+
+		if (spool_place(d->sp.dropfd, final, ffd, name, back, sizeof(back)) < 0)
+			log_err("event=requeue-stranded drop=%s file=%s in=drop error=%s",
+				d->cfg->name, log_q(final), log_q(strerror(errno)));
+		*why = "one of that name waits in the drop, and a collision name would not "
+		       "match the pattern: try again once it is taken";
+		return -1;
+	}
 	spool_sidecar_name(name, side);
 	if (unlinkat(ffd, side, 0) < 0 && errno != ENOENT)
 		log_err("event=sidecar-not-removed drop=%s file=%s error=%s", d->cfg->name,
@@ -127,9 +140,13 @@ static void slice(void *arg)
 		n++;
 		/* Failed again since the start: not taken a second time. */
 		if (fstatat(dirfd(R.dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_ctim.tv_sec > R.since.tv_sec ||
-		    (st.st_ctim.tv_sec == R.since.tv_sec && st.st_ctim.tv_nsec > R.since.tv_nsec))
+		    !S_ISREG(st.st_mode))
 			continue;
+		if (st.st_ctim.tv_sec > R.since.tv_sec ||
+		    (st.st_ctim.tv_sec == R.since.tv_sec && st.st_ctim.tv_nsec > R.since.tv_nsec)) {
+			R.r.newer++;
+			continue;
+		}
 		if (requeue_one(d, de->d_name, final, sizeof(final), &why) == 0)
 			R.r.moved++;
 		else
@@ -157,7 +174,9 @@ int requeue_all(struct drop *d, void (*done)(void *arg, const struct requeue_res
 		*why = "failed/ cannot be listed";
 		return -1;
 	}
-	clock_gettime(CLOCK_REALTIME, &R.since);
+	/* The clock the kernel stamps ctimes with (a tick coarse): a file
+	 * put in failed/ after this has a later ctime. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &R.since);
 	R.drop_id = d->id;
 	R.done = done;
 	R.arg = arg;

@@ -162,9 +162,20 @@ int main(int argc, char **argv)
 		return bad_usage("socket path too long: %s", sock);
 	memcpy(sa.sun_path, sock, strlen(sock) + 1);
 	deadline = now_ms() + (int64_t)(timeout * 1000);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	/* Non-blocking: a daemon whose backlog is full (stopped, say) makes
+	 * connect() wait without end; -t bounds it. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
 		return no_daemon(strerror(errno));
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		if (errno != EAGAIN && errno != EINTR)
+			return no_daemon(strerror(errno));
+		if (now_ms() >= deadline)
+			return no_daemon("it takes no connection (its backlog is full; see -t)");
+		nanosleep(&ts, NULL);
+	}
 	/* The words, each ended by a NUL, then the end of the request. */
 	for (int i = 0; i < argc; i++) {
 		const char *p = argv[i];
@@ -200,7 +211,8 @@ int main(int argc, char **argv)
 			reply = p;
 		}
 		if (wait_for(fd, POLLIN, deadline) < 0)
-			return no_daemon("no answer in time (see -t)");
+			return no_daemon("no answer in time (see -t); what was asked may still be "
+					 "under way");
 		n = recv(fd, reply + len, cap - len - 1, MSG_DONTWAIT);
 		if (n == 0)
 			break;

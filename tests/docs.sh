@@ -6,9 +6,9 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 fail=0
 # "event=NAME" as written in the sources (events logged through "event=%s"
-# are listed by hand: done, failed).
+# are listed by hand: done, failed, pause-not-saved, resume-not-saved).
 events=$(grep -oh 'event=[a-z-]*' src/*.c | sed 's/event=//' | grep -v '^$' | sort -u)
-for e in $events "done" "failed"; do
+for e in $events "done" "failed" "pause-not-saved" "resume-not-saved"; do
 	grep -q "\`$e\`" README.md || { echo "docs: README.md does not list event $e"; fail=1; }
 	grep -q "\\\\fB$e\\\\fR" man/seawatchd.8 || { echo "docs: seawatchd(8) does not list event $e"; fail=1; }
 done

@@ -706,3 +706,92 @@ Test(control, every_view_reads_the_same_counters)
 	cr_assert(h_wait_text(prom, "seawatch_files_total{drop=\"d\",outcome=\"done\"} 3", 5000));
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
 }
+
+/* Item 4 (review): a requeue whose collision name would not match the
+ * drop's pattern (x.tar.1.gz for *.tar.gz) is refused, and the file stays
+ * in failed/ with its sidecar -- never left in the drop for good. */
+Test(control, a_requeue_that_would_strand_a_file_is_refused)
+{
+	char *out;
+
+	config("[\"/bin/true\", \"{file}\"]", "pattern = \"*.tar.gz\";", "");
+	start();
+	free(CTL(0, "pause"));
+	h_write(h_fmt("%s/x.tar.gz", env.failed), "old", 0644);
+	h_write(h_fmt("%s/x.tar.gz.error", env.failed), "status=exit:1\n", 0644);
+	h_drop(&env, "x.tar.gz", "new");
+	out = CTL(1, "requeue", "d", "x.tar.gz");
+	cr_assert(strstr(out, "x.tar.gz: one of that name waits in the drop"), "%s", out);
+	free(out);
+	cr_assert(h_exists(h_fmt("%s/x.tar.gz", env.failed)), "the file left failed/");
+	cr_assert(h_exists(h_fmt("%s/x.tar.gz.error", env.failed)), "its sidecar went");
+	cr_assert_eq(h_count(env.drop, NULL), 1, "a file was left in the drop");
+	free(CTL(0, "resume"));
+	cr_assert(h_wait_count(env.done, NULL, 1, 10000));
+	/* Taken: now it can go. */
+	free(CTL(0, "requeue", "d", "x.tar.gz"));
+	cr_assert(h_wait_count(env.done, NULL, 2, 10000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 3 (review): a resume while the drop cannot be opened (replaced by a
+ * symlink) is not undone when the drop comes back: the mark in the spool
+ * follows what was asked. */
+Test(control, a_resume_while_the_drop_is_lost_holds_when_it_is_back)
+{
+	char *out;
+
+	config("[\"/bin/true\", \"{file}\"]", "", "");
+	start();
+	free(CTL(0, "pause"));
+	cr_assert_eq(rmdir(env.drop), 0);
+	cr_assert(h_wait_text(env.log, "event=drop-lost", 10000));
+	cr_assert_eq(symlink(env.out, env.drop), 0);
+	cr_assert(h_wait_text(env.log, "event=spool-error", 10000), "the symlink was followed");
+	out = CTL(0, "resume");
+	cr_assert(strstr(out, "d: running (not saved"), "%s", out);
+	free(out);
+	cr_assert_eq(unlink(env.drop), 0);
+	cr_assert_eq(mkdir(env.drop, 0755), 0);
+	cr_assert(h_wait_text(env.log, "event=drop-back", 10000));
+	h_drop(&env, "a.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000), "paused again when the drop came back");
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+	start();
+	h_drop(&env, "b.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 2, 10000), "paused again after a restart:\n%s",
+		  h_slurp(env.log));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 2 (review): -t bounds the whole exchange, the connection too: a
+ * daemon whose backlog is full (stopped) gets exit 3, not a hang. */
+Test(control, seawatchctl_gives_up_on_a_daemon_that_takes_no_connection)
+{
+	int fds[40], n = 0;
+	char *out;
+
+	config("[\"/bin/true\", \"{file}\"]", "", "");
+	start();
+	kill(env.pid, SIGSTOP);
+	/* Fill its backlog: connections that would block now fail at once. */
+	for (; n < 40; n++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", h_sock(&env));
+		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		cr_assert_geq(fds[n], 0);
+		if (connect(fds[n], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fds[n]);
+			break;
+		}
+	}
+	cr_assert_lt(n, 40, "the backlog never filled");
+	out = CTL(3, "-t", "1", "status");
+	cr_assert(strstr(out, "takes no connection"), "%s", out);
+	free(out);
+	kill(env.pid, SIGCONT);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}

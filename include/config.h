@@ -33,6 +33,7 @@ struct sw_drop {
 	int64_t backoff_ms;    /* delay before the first retry */
 	int64_t backoff_max_ms;
 	int64_t kill_grace_ms; /* SIGTERM, then SIGKILL after this */
+	int64_t settle_ms;     /* a file is taken once unchanged this long (0: at its close) */
 	int *no_retry;         /* exit codes that fail at once */
 	int n_no_retry;
 	int line;              /* line of the drop's group in the file */

@@ -21,6 +21,7 @@
 #include "trust.h"
 
 struct cfgref;
+struct settle_tab;
 
 struct drop {
 	uint32_t id;
@@ -43,6 +44,7 @@ struct drop {
 	unsigned skip_quiet;       /* skips not warned about in it */
 	struct timer claim_retry;  /* a claim failed: scanned again then */
 	struct drop_stats st;      /* its counters (the metrics file) */
+	struct settle_tab *settle; /* files waiting to settle (settle.c) */
 	struct drop *next;
 };
 

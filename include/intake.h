@@ -10,6 +10,8 @@
 
 #include "drop.h"
 
+/* Set up (settle's deadlines come here).  Once, at start. */
+void intake_init(void);
 /* Claim from recovery, then from scans, at most BUDGET files; 1 if the
  * budget ran out with room left (call again soon). */
 int intake_refill(int budget);

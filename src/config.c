@@ -136,6 +136,7 @@ static const struct opt drop_opts[] = {
 	{ "backoff_max", K_DURATION, 0, 7 * MS_DAY, 10 * MS_MINUTE, NULL, D(backoff_max_ms), 0, 0, NULL },
 	{ "kill_grace",  K_DURATION, 0, MS_HOUR, 5 * MS_SECOND, NULL, D(kill_grace_ms), 0, 0, NULL },
 	{ "no_retry",    K_CODES,    1, 255, 0, NULL, D(no_retry), D(n_no_retry), 0, NULL },
+	{ "settle",      K_DURATION, 0, MS_HOUR, 0, NULL, D(settle_ms), 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL }
 };
 
@@ -1793,6 +1794,7 @@ void cnf_summary(const struct sw_config *cfg, FILE *out)
 			fputc('-', out);
 		for (int k = 0; k < d->n_no_retry; k++)
 			fprintf(out, "%s%d", k ? "," : "", d->no_retry[k]);
-		fprintf(out, "\ndrop %s: spool=%s\n", d->name, d->spool);
+		fprintf(out, "\ndrop %s: spool=%s settle=%s\n", d->name, d->spool,
+			fmt_duration(d->settle_ms, a, sizeof a));
 	}
 }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "loop.h"
 #include "outcome.h"
+#include "settle.h"
 #include "sys.h"
 
 #define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs (and what
@@ -114,8 +115,9 @@ int core_grow(int cap)
 		return -1;
 	if (C.q.items ? queue_resize(&C.q, cap) < 0 : queue_init(&C.q, cap) < 0)
 		return -1;
-	/* Every slot may wait at once: arming a job's timer never allocates. */
-	return loop_reserve(cap + 64);
+	/* Every slot may wait at once, and as many files to settle: arming a
+	 * timer never allocates. */
+	return loop_reserve(cap + 64 + SETTLE_MAX);
 }
 
 int core_capacity(void)

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "settle.h"
 #include "sys.h"
 #include "watch.h"
 
@@ -75,6 +76,7 @@ static void drop_destroy(struct drop *d)
 			break;
 		}
 	loop_cancel(&d->claim_retry);
+	settle_forget(d);
 	drop_close(d);
 	cfgref_put(d->ref);
 	free(d);
@@ -235,6 +237,8 @@ void drop_lost(struct drop *d)
 	if (d->scan)
 		closedir(d->scan);
 	d->scan = NULL;
+	/* Its files are looked at again when it is back. */
+	settle_forget(d);
 }
 
 void drop_back(struct drop *d)

@@ -7,7 +7,6 @@
  * read once, not once per file) picks it up as room frees.
  */
 #include "intake.h"
-#include "dirlist.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,9 +22,11 @@
 
 #include "copy.h"
 #include "core.h"
+#include "dirlist.h"
 #include "log.h"
 #include "loop.h"
 #include "outcome.h"
+#include "settle.h"
 #include "stats.h"
 #include "sys.h"
 
@@ -236,6 +237,100 @@ void intake_copied(int s, int err)
 	core_wait(s, JE_SEAL_WAIT, SEAL_RETRY_MS);
 }
 
+/* ---- settle: a file is taken once unchanged for settle_ms ---------------- */
+
+static void sig_of(const struct stat *st, struct settle_sig *sig)
+{
+	sig->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	sig->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	sig->size = st->st_size;
+	sig->ino = st->st_ino;
+}
+
+/* NAME of D waits until AT; if no file more may wait, D is scanned again
+ * after settle_ms instead (it stays in the drop). */
+static void settle_later(struct drop *d, const char *name, const struct settle_sig *sig,
+			 int64_t at)
+{
+	if (settle_wait(d, name, sig, at) < 0 && !timer_armed(&d->claim_retry))
+		drop_claim_later(d, d->cfg->settle_ms);
+}
+
+/* A close or a rename-in of NAME: its clock (re)starts.  0 if it is not a
+ * regular file (refused as usual). */
+static int settle_event(struct drop *d, const char *name)
+{
+	struct settle_sig sig;
+	struct stat st;
+
+	if (fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 1;   /* gone already */
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	sig_of(&st, &sig);
+	settle_later(d, name, &sig, sys_now_ms() + d->cfg->settle_ms);
+	return 1;
+}
+
+/* A scan met NAME: 1 if it may be claimed now (unchanged for settle_ms by
+ * its times, and not open for writing, or not a regular file: refused as
+ * usual); else it waits. */
+static int settled(struct drop *d, const char *name, unsigned char dtype)
+{
+	struct settle_sig sig;
+	struct timespec now;
+	struct stat st;
+	int64_t age;
+
+	if ((dtype != DT_REG && dtype != DT_UNKNOWN) || !intake_matches(d, name))
+		return 1;
+	if (settle_waiting(d, name))
+		return 0;
+	if (fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (!S_ISREG(st.st_mode))
+		return 1;
+	sig_of(&st, &sig);
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
+	       (sig.mtime_ns > sig.ctime_ns ? sig.mtime_ns : sig.ctime_ns)) / 1000000;
+	if (age >= d->cfg->settle_ms && !being_written(d->sp.dropfd, name))
+		return 1;
+	/* Changed lately (or stamped in the future: a clock set back):
+	 * watched from now on. */
+	settle_later(d, name, &sig, sys_now_ms() + (age >= 0 && age < d->cfg->settle_ms ?
+						     d->cfg->settle_ms - age : d->cfg->settle_ms));
+	return 0;
+}
+
+static int try_claim(struct drop *d, const char *name, unsigned char dtype, int probe);
+
+/* NAME's deadline came: unchanged since and not open for writing, it is
+ * claimed; else its clock restarts. */
+static void settle_due(struct drop *d, const char *name, const struct settle_sig *was)
+{
+	struct settle_sig sig;
+	struct stat st;
+
+	if (!drop_usable(d) || fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;   /* lost (scanned when back) or gone */
+	sig_of(&st, &sig);
+	if (memcmp(&sig, was, sizeof(sig)) || being_written(d->sp.dropfd, name)) {
+		settle_later(d, name, &sig, sys_now_ms() + d->cfg->settle_ms);
+		return;
+	}
+	if (d->paused || !core_room() || core_stopping()) {
+		d->dirty = 1;   /* a scan takes it: its times say it settled */
+		return;
+	}
+	try_claim(d, name, DT_UNKNOWN, 0);
+}
+
+void intake_init(void)
+{
+	settle_on_due(settle_due);
+}
+
 /*
  * Claim NAME of drop D.  DTYPE from readdir, or DT_UNKNOWN.  PROBE: ask
  * whether it is still open for writing -- for what a scan finds or a link
@@ -310,7 +405,8 @@ static int scan_step(struct drop *d)
 		d->dirty = 0;
 	}
 	while ((de = readdir(d->scan)) && !timer_armed(&d->claim_retry))
-		if (try_claim(d, de->d_name, de->d_type, 1))
+		if ((!d->cfg->settle_ms || settled(d, de->d_name, de->d_type)) &&
+		    try_claim(d, de->d_name, de->d_type, 1))
 			return 1;
 	closedir(d->scan);
 	d->scan = NULL;
@@ -408,6 +504,8 @@ int intake_refill(int budget)
 void intake_file(struct drop *d, const char *name, int created)
 {
 	if (!drop_usable(d) || !intake_matches(d, name))
+		return;
+	if (d->cfg->settle_ms && settle_event(d, name))
 		return;
 	if (!core_room() || core_stopping() || d->paused)
 		d->dirty = 1;  /* it stays in the drop; a scan finds it */

@@ -320,6 +320,7 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 	/* A job started, ended, came back: STATUS= says so (at most once a
 	 * second). */
 	core_jobs()->moved = changed;
+	intake_init();
 	timer_init(&M.grace, grace_over, NULL);
 	timer_init(&M.recover, recover_due, NULL);
 	attempt_setup_env(c);

@@ -10,6 +10,7 @@
 #include "core.h"
 #include "drop.h"
 #include "pool.h"
+#include "settle.h"
 #include "stats.h"
 #include "sys.h"
 
@@ -55,8 +56,11 @@ static void text(struct sbuf *b, int64_t up, int busy, int total)
 
 		core_drop_gauges(d, &g);
 		sbuf_put(b, "drop %s: %s\n", d->cfg->name, status_drop_state(d));
-		sbuf_put(b, "  queued %d, running %d, waiting for a retry %d\n", g.queued, g.running,
+		sbuf_put(b, "  queued %d, running %d, waiting for a retry %d", g.queued, g.running,
 			 g.retrying);
+		if (d->cfg->settle_ms)
+			sbuf_put(b, ", settling %u", settle_count(d));
+		sbuf_put(b, "\n");
 		sbuf_put(b, "  since start: done %llu, failed %llu, retried %llu, skipped %llu\n",
 			 d->st.done, d->st.failed, d->st.retried, d->st.skipped);
 		if (d->st.last_fail[0])
@@ -82,9 +86,10 @@ static void json(struct sbuf *b, int64_t up, int busy, int total)
 		sbuf_put(b, "%s{\"name\":", sep);
 		sbuf_json(b, d->cfg->name);
 		sbuf_put(b, ",\"state\":\"%s\",\"queued\":%d,\"running\":%d,\"retrying\":%d,"
+			 "\"settling\":%u,"
 			 "\"done\":%llu,\"failed\":%llu,\"retried\":%llu,\"skipped\":%llu,"
 			 "\"last_failure\":", status_drop_state(d), g.queued, g.running,
-			 g.retrying, d->st.done, d->st.failed, d->st.retried, d->st.skipped);
+			 g.retrying, settle_count(d), d->st.done, d->st.failed, d->st.retried, d->st.skipped);
 		if (!d->st.last_fail[0]) {
 			sbuf_put(b, "null}");
 			continue;

@@ -111,6 +111,18 @@ def render(R):
             w("| %s | %s | %s |" % ("idle" if n == "0" else "{:,}".format(int(n)),
                                     cell(M[n]["master_kb"]), cell(M[n]["worker_kb"])))
         w("")
+    I = R.get("idle") or {}
+    if I:
+        w("## Idle: wake-ups per minute\n")
+        w("A live runner with 2 workers, one file processed, then a minute with nothing "
+          "arriving: the context switches of all its threads and children (each one is the "
+          "CPU woken for it). SPEC §9: at most 2 a minute.\n")
+        w("| runner | wake-ups per minute |")
+        w("| --- | --- |")
+        for r in ("floor-live", "seawatchd-live"):
+            if r in I:
+                w("| %s | %.0f |" % (LABELS[r], I[r]))
+        w("")
     SC = R.get("scaling") or {}
     if SC:
         w("## Scaling: `seawatchd --once` on a pre-filled drop, P = 2, trivial stamp command\n")

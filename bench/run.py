@@ -295,16 +295,57 @@ def children(pid):
 
 
 def worker_pids(master):
-    """The master's children that are workers (argv[1] is --worker)."""
+    """The master's children that are workers: argv[1] is --worker (just
+    exec'd), or the title a worker writes over its argv."""
     out = []
     for k in children(master):
         try:
             with open("/proc/%d/cmdline" % k, "rb") as f:
-                if f.read().split(b"\0")[1:2] == [b"--worker"]:
-                    out.append(k)
+                cl = f.read()
+            if cl.split(b"\0")[1:2] == [b"--worker"] or cl.startswith(b"seawatch-worker"):
+                out.append(k)
         except OSError:
             pass
     return out
+
+
+def tree_wakeups(pid):
+    """Context switches (voluntary + not) of every thread of PID and of its
+    descendants: each is the CPU taken up for them."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children(p))
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%d/task/%s/status" % (p, t)) as f:
+                    for line in f:
+                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+    return total
+
+
+def idle_wakeups(row, cmd, base, secs=60, p=2):
+    """Wake-ups per minute of a live runner (all its threads and children)
+    with nothing arriving, after one file."""
+    w = World(base)
+    try:
+        proc = start(ROWS[row][0], "live", w, p, cmd)
+        probe(w, proc)
+        time.sleep(2)
+        a = tree_wakeups(proc.pid)
+        time.sleep(secs)
+        b = tree_wakeups(proc.pid)
+        stop(proc)
+        return (b - a) * 60.0 / secs
+    finally:
+        w.remove()
 
 
 def seawatchd_pids(proc):
@@ -395,7 +436,7 @@ def machine():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="throughput,slow,latency,memory,scaling")
+    ap.add_argument("--only", default="throughput,slow,latency,memory,idle,scaling")
     ap.add_argument("--out", default=os.path.join(TOP, "docs", "benchmarks.md"))
     ap.add_argument("--rows", default=",".join(ROWS))
     args = ap.parse_args()
@@ -409,7 +450,8 @@ def main():
     sleep50 = os.path.join(BIN, "sleep50")
     stamp = os.path.join(BIN, "stamp")
     R = {"machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-         "runs": RUNS, "throughput": {}, "slow": {}, "latency": {}, "memory": {}, "scaling": {}}
+         "runs": RUNS, "throughput": {}, "slow": {}, "latency": {}, "memory": {}, "idle": {},
+         "scaling": {}}
     started = now()
     R["section_minutes"] = {}
 
@@ -448,6 +490,13 @@ def main():
             res = [rss_idle(trivial, base) for _ in range(RUNS)]
             R["memory"]["0"] = {k: median_spread([r[k] for r in res]) for k in res[0]}
             section("memory", t_sec)
+        if "idle" in only:
+            t_sec = now()
+            # A count, not a time: one minute each is enough.
+            for row in ("floor-live", "seawatchd-live"):
+                log("idle %s" % row)
+                R["idle"][row] = idle_wakeups(row, trivial, base)
+            section("idle", t_sec)
         if "scaling" in only:
             t_sec = now()
             # Backlog runs of --once: wall time, first command, and the

@@ -49,6 +49,9 @@ struct sw_config {
 	int64_t shutdown_grace_ms;
 	char *metrics_file;    /* Prometheus text file, or NULL: none */
 	char *control_socket;  /* seawatchctl's Unix socket, or NULL: none */
+	int64_t min_free_bytes; /* a drop stops claiming below this free space... */
+	int min_free_bp;       /* ...or this share of its file system, in 1/100 %
+				* (one of the two is 0; both 0: no guard) */
 	int64_t metrics_interval_ms;
 	char *user;            /* NULL when unset */
 	char *group;           /* NULL when unset */
@@ -81,6 +84,10 @@ void cnf_summary(const struct sw_config *cfg, FILE *out);
  * a '.'; rounded to the nearest ms; -1 on int64 overflow.)
  */
 int cnf_parse_duration(const char *text, int64_t *ms);
+/* "64M", "2G", "500K", "1048576", "1.5G" (K/M/G/T are powers of 1024, "B"
+ * or "iB" may follow) into *BYTES, or "2%", "0.5%" into *BP (hundredths of
+ * a percent); the other set to 0.  0, or -1 if TEXT is not a size. */
+int cnf_parse_space(const char *text, int64_t *bytes, int *bp);
 
 /*
  * Expand the placeholders {file} {name} {drop} {attempt} in TMPL into DST

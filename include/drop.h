@@ -34,6 +34,9 @@ struct drop {
 	int retiring;      /* gone from the config; ends with its last job */
 	int paused;        /* claims nothing, starts nothing (seawatchctl pause) */
 	int opened;        /* opened once: its pause mark was read */
+	int disk_low;      /* too little free space: claims nothing (guard.c) */
+	int64_t guard_at;  /* its last look at the free space */
+	struct timer guard_recheck;  /* while low: look again */
 	int njobs;
 	DIR *scan;         /* scan pass in progress (intake.c) */
 	uint32_t spool_id; /* names sp's attempts table to the workers */

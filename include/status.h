@@ -14,7 +14,8 @@
 void status_started(void);
 void status_render(struct sbuf *b, int json);
 struct drop;
-/* running, paused, lost, or removed (gone from the config, finishing). */
+/* running, paused, disk-low, lost, or removed (gone from the config,
+ * finishing). */
 const char *status_drop_state(const struct drop *d);
 
 #endif

@@ -68,6 +68,8 @@ enum kind {
 	K_OUTFILE,   /* char *, a file the daemon writes: its directory exists,
 		      * writable; canonical; the name not a dot-name */
 	K_SOCKET,    /* char *, an absolute path for a Unix socket, or "": none */
+	K_SPACE,     /* int64_t bytes at off, int hundredths of a percent at
+		      * off_n (one of them 0): "64M", "2G", 1048576, "2%" */
 	K_COMMAND,   /* char ** + count at off_n */
 	K_DEFAULTS,  /* the defaults group (top level only) */
 	K_DROPS,     /* the drops list (top level only) */
@@ -110,6 +112,7 @@ static const struct opt global_opts[] = {
 	{ "log_target",     K_ENUM,     0, 0, SW_LOG_STDERR, NULL, G(log_target), 0, 0, log_targets },
 	{ "cpu_affinity",   K_ENUM,     0, 0, SW_AFFINITY_SPREAD, NULL, G(cpu_affinity), 0, 0, affinities },
 	{ "shutdown_grace", K_DURATION, 0, MS_HOUR, 30 * MS_SECOND, NULL, G(shutdown_grace_ms), 0, 0, NULL },
+	{ "min_free",       K_SPACE,    0, 5000, 200, NULL, G(min_free_bytes), G(min_free_bp), 0, NULL },
 	{ "control_socket", K_SOCKET,   0, 0, 0, NULL, G(control_socket), 0, 0, NULL },
 	{ "metrics_file",   K_OUTFILE,  0, 0, 0, NULL, G(metrics_file), 0, 0, NULL },
 	{ "metrics_interval", K_DURATION, MS_SECOND, MS_HOUR, 15 * MS_SECOND, NULL,
@@ -1084,6 +1087,32 @@ static int set_value(struct ctx *c, const config_setting_t *s,
 		free(dir);
 		return set_string(c, o, base, full);
 	}
+	case K_SPACE: {
+		int64_t bytes = 0;
+		int bp = 0;
+
+		if (config_setting_type(s) == CONFIG_TYPE_INT ||
+		    config_setting_type(s) == CONFIG_TYPE_INT64) {
+			bytes = config_setting_get_int64(s);
+			if (bytes < 0 || bytes > (INT64_C(1) << 60)) {
+				err_at(c, s, "must be a size of 0 or more bytes (got %lld)",
+				       (long long)bytes);
+				return -1;
+			}
+		} else if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+			   cnf_parse_space(config_setting_get_string(s), &bytes, &bp) != 0) {
+			err_at(c, s, "not a size: want bytes (1048576), \"64M\", \"2G\" or a "
+			       "percentage of the file system (\"2%%\")");
+			return -1;
+		} else if (bp > o->max) {
+			err_at(c, s, "at most %lld.%02lld%% (got %d.%02d%%)", (long long)(o->max / 100),
+			       (long long)(o->max % 100), bp / 100, bp % 100);
+			return -1;
+		}
+		*FIELD(base, o->off, int64_t) = bytes;
+		*FIELD(base, o->off_n, int) = bp;
+		return 0;
+	}
 	case K_SOCKET: {
 		/* Its directory may not exist yet (/run/seawatch is made at
 		 * start): checked then, not here.  Relative: to the config's
@@ -1159,6 +1188,10 @@ static int set_defaults(const struct opt *table, void *base)
 		case K_DURATION:
 			*FIELD(base, o->off, int64_t) = o->def;
 			break;
+		case K_SPACE:
+			*FIELD(base, o->off, int64_t) = 0;
+			*FIELD(base, o->off_n, int) = (int)o->def;
+			break;
 		case K_PATTERN:
 			if (o->sdef && !(*FIELD(base, o->off, char *) = strdup(o->sdef)))
 				return -1;
@@ -1168,6 +1201,51 @@ static int set_defaults(const struct opt *table, void *base)
 		}
 	}
 	return 0;
+}
+
+int cnf_parse_space(const char *text, int64_t *bytes, int *bp)
+{
+	static const struct { char suffix; int shift; } units[] = {
+		{ '\0', 0 }, { 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 },
+	};
+	const char *p = text;
+	int64_t whole = 0, frac = 0, scale = 1;
+
+	if (!p || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (whole > (INT64_MAX - 9) / 10)
+			return -1;
+		whole = whole * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return -1;
+		for (; isdigit((unsigned char)*p); p++)
+			if (scale < 1000000) {
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			}
+	}
+	if (!strcmp(p, "%")) {
+		if (whole > 100)
+			return -1;
+		*bytes = 0;
+		*bp = (int)(whole * 100 + (frac * 100 + scale / 2) / scale);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (p[0] != units[i].suffix || (p[0] && p[1] && strcmp(p + 1, "B") &&
+						 strcmp(p + 1, "iB")))
+			continue;
+		if (whole > (INT64_C(1) << 50) || (!units[i].shift && frac))
+			return -1;   /* a petabyte is plenty; no fractional byte */
+		*bytes = (whole << units[i].shift) +
+			 (int64_t)((frac << units[i].shift) / scale);
+		*bp = 0;
+		return 0;
+	}
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1777,6 +1855,10 @@ void cnf_summary(const struct sw_config *cfg, FILE *out)
 		log_targets[cfg->log_target], affinities[cfg->cpu_affinity],
 		fmt_duration(cfg->shutdown_grace_ms, a, sizeof a),
 		cfg->user ? cfg->user : "-", cfg->group ? cfg->group : "-");
+	if (cfg->min_free_bp)
+		fprintf(out, "min_free=%d.%02d%%\n", cfg->min_free_bp / 100, cfg->min_free_bp % 100);
+	else
+		fprintf(out, "min_free=%lld\n", (long long)cfg->min_free_bytes);
 	for (int i = 0; i < cfg->n_drops; i++) {
 		const struct sw_drop *d = &cfg->drops[i];
 

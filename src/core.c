@@ -14,7 +14,7 @@
 #include "settle.h"
 #include "sys.h"
 
-#define RECOVER_EVERY_MS 30000 /* how often to look for dead daemons' runs (and what
+#define RECOVER_EVERY_MS 60000 /* how often to look for dead daemons' runs (and what
 				* was set aside); $SEAWATCH_RECOVER_MS for tests */
 
 static struct {

@@ -12,6 +12,7 @@
 #include "core.h"
 #include "dispatch.h"
 #include "fileio.h"
+#include "guard.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
@@ -76,6 +77,7 @@ static void drop_destroy(struct drop *d)
 			break;
 		}
 	loop_cancel(&d->claim_retry);
+	guard_forget(d);
 	settle_forget(d);
 	drop_close(d);
 	cfgref_put(d->ref);
@@ -187,6 +189,7 @@ static struct drop *drop_new(struct cfgref *ref, const struct sw_drop *dc)
 	ref->refs++;
 	d->cfg = dc;
 	timer_init(&d->claim_retry, claim_due, d);
+	timer_init(&d->guard_recheck, NULL, NULL);
 	d->next = D.list;
 	D.list = d;
 	return d;
@@ -262,8 +265,10 @@ void drops_recover_again(void)
 		if (drop_usable(d)) {
 			/* Another daemon on the same drop may have died since. */
 			spool_recover_again(&d->sp);
-			/* Space may have been freed for what was set aside. */
-			spool_unpark_again(&d->sp);
+			/* Space may have been freed for what was set aside (when
+			 * the guard says so, at once). */
+			if (!guard_blocked(d))
+				spool_unpark_again(&d->sp);
 		}
 }
 

@@ -23,6 +23,7 @@
 #include "copy.h"
 #include "core.h"
 #include "dirlist.h"
+#include "guard.h"
 #include "log.h"
 #include "loop.h"
 #include "outcome.h"
@@ -319,7 +320,7 @@ static void settle_due(struct drop *d, const char *name, const struct settle_sig
 		settle_later(d, name, &sig, sys_now_ms() + d->cfg->settle_ms);
 		return;
 	}
-	if (d->paused || !core_room() || core_stopping()) {
+	if (d->paused || guard_blocked(d) || !core_room() || core_stopping()) {
 		d->dirty = 1;   /* a scan takes it: its times say it settled */
 		return;
 	}
@@ -490,7 +491,7 @@ int intake_refill(int budget)
 			}
 			/* Paused: what is in flight is still taken over
 			 * (and held), nothing new is claimed. */
-			if (d->paused)
+			if (d->paused || guard_blocked(d))
 				continue;
 			if ((d->dirty || d->scan) && scan_step(d))
 				progress = 1;
@@ -507,7 +508,7 @@ void intake_file(struct drop *d, const char *name, int created)
 		return;
 	if (d->cfg->settle_ms && settle_event(d, name))
 		return;
-	if (!core_room() || core_stopping() || d->paused)
+	if (!core_room() || core_stopping() || d->paused || guard_blocked(d))
 		d->dirty = 1;  /* it stays in the drop; a scan finds it */
 	else
 		try_claim(d, name, DT_UNKNOWN, created);

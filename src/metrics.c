@@ -100,6 +100,10 @@ static void render(struct sbuf *b)
 	head(b, "seawatch_drop_paused", "gauge", "1 if the drop is paused (seawatchctl pause).");
 	for (d = drops_first(); d; d = d->next)
 		sbuf_put(b, "seawatch_drop_paused{drop=\"%s\"} %d\n", d->cfg->name, d->paused);
+	head(b, "seawatch_drop_disk_low", "gauge",
+	     "1 if the drop stopped claiming for want of free space (min_free).");
+	for (d = drops_first(); d; d = d->next)
+		sbuf_put(b, "seawatch_drop_disk_low{drop=\"%s\"} %d\n", d->cfg->name, d->disk_low);
 	head(b, "seawatch_workers", "gauge", "Worker processes by state.");
 	sbuf_put(b, "seawatch_workers{state=\"busy\"} %d\n", g.running);
 	sbuf_put(b, "seawatch_workers{state=\"idle\"} %d\n", usable > g.running ? usable - g.running : 0);

@@ -15,6 +15,7 @@
 
 #include "core.h"
 #include "drop.h"
+#include "guard.h"
 #include "log.h"
 #include "spool.h"
 #include "stats.h"
@@ -171,9 +172,16 @@ static void move_failed(int s, int err)
 		j->tag = j->to_failed ? 'f' : 'd';
 	if ((space || j->move_tries >= DELIVER_TRIES) && j->tag &&
 	    spool_park(&d->sp, s, j->n, j->tag) == 0) {
-		log_err("event=move-failed drop=%s file=%s to=%s error=%s action=set-aside "
-			"retry_ms=%d", d->cfg->name, log_q(j->name), log_q(dest),
-			log_q(strerror(err)), (int)core_recover_every());
+		/* Out of space with the guard on: its disk-low line said it
+		 * once; not one line per file. */
+		if (space && guard_blocked(d))
+			log_debug("event=move-failed drop=%s file=%s to=%s error=%s "
+				  "action=set-aside", d->cfg->name, log_q(j->name), log_q(dest),
+				  log_q(strerror(err)));
+		else
+			log_err("event=move-failed drop=%s file=%s to=%s error=%s "
+				"action=set-aside retry_ms=%d", d->cfg->name, log_q(j->name),
+				log_q(dest), log_q(strerror(err)), (int)core_recover_every());
 		stats_inc(STAT_PARKED);
 		if (core_once())
 			core_mark_failed();

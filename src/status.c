@@ -27,6 +27,8 @@ const char *status_drop_state(const struct drop *d)
 		return "removed";
 	if (d->lost || !d->open)
 		return "lost";
+	if (d->disk_low)
+		return "disk-low";
 	if (d->paused)
 		return "paused";
 	return "running";

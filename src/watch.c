@@ -1,13 +1,23 @@
 /*
  * watch.c - one thread owns libinotifytools (see watch.h).
  *
- * The thread blocks in inotifytools_next_events() with a one-second
- * timeout; on each wake-up without events it retries directories that are
- * not watched (gone, or newly configured).  IN_Q_OVERFLOW arrives as an
- * event with wd == -1: the master answers it with a rescan.  Messages are
- * fixed-size writes below PIPE_BUF, so they are atomic; if the master is
- * busy, the thread blocks on the pipe and the kernel queue absorbs the rest
- * (and, beyond that, overflows into a rescan: nothing is lost).
+ * The thread blocks in inotifytools_next_events() without a timeout: an
+ * idle daemon must not wake the CPU (gateways run on small power
+ * budgets).  What used to need a look once a second is an event now:
+ *  - the master wakes the thread (a new target set, the stop) by writing a
+ *    byte to a pipe the thread watches (/proc/self/fd/N: a write raises
+ *    IN_MODIFY on it), which no signal race can lose;
+ *  - a drop deleted while the master holds descriptors on it raises
+ *    nothing on itself, but its parent says IN_DELETE (or IN_MOVED_FROM)
+ *    for its name, and IN_CREATE (IN_MOVED_TO) when it is back: each
+ *    drop's parent is watched too.
+ * Where a parent cannot be watched (gone itself, say) the thread looks
+ * again every DEGRADED_S seconds; without the wake-up pipe, every second,
+ * as before.  IN_Q_OVERFLOW arrives as an event with wd == -1: the master
+ * answers it with a rescan.  Messages are fixed-size writes below
+ * PIPE_BUF, so they are atomic; if the master is busy, the thread blocks
+ * on the pipe and the kernel queue absorbs the rest (and, beyond that,
+ * overflows into a rescan: nothing is lost).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +40,10 @@
  * uploader's) is not watched through it; it stays lost. */
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | \
 		    IN_MOVE_SELF | IN_UNMOUNT | IN_ONLYDIR | IN_DONT_FOLLOW)
+/* A drop's parent: its entries coming and going. */
+#define PARENT_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | \
+		     IN_MOVE_SELF | IN_UNMOUNT | IN_ONLYDIR)
+#define DEGRADED_S 30
 
 struct target {
 	uint32_t id;
@@ -38,12 +52,17 @@ struct target {
 	dev_t dev;      /* the directory watched, to notice a replacement */
 	ino_t ino;
 	int lost;       /* was watched once: say W_BACK when it returns */
+	char *parent;   /* its parent, with a trailing '/', or NULL (the root) */
+	const char *base; /* its name in the parent (in path, '/'-ended) */
+	int pwd;        /* the parent's watch, -1 when not watched */
 };
 
 static pthread_t thread;
 static int started;
 static volatile sig_atomic_t stop_requested;
 static int pipefd[2] = { -1, -1 };
+static int kickfd[2] = { -1, -1 };   /* the master wakes the thread */
+static int kick_wd = -1;
 static struct target *targets;  /* owned by the thread once started */
 static int ntargets;
 
@@ -74,6 +93,8 @@ static void send_msg(enum watch_type type, uint32_t id, const char *name,
 		;
 }
 
+static void free_targets(struct target *t, int n);
+
 static struct target *copy_targets(const struct watch_target *t, int n)
 {
 	struct target *c = calloc((size_t)(n ? n : 1), sizeof(*c));
@@ -97,6 +118,21 @@ static struct target *copy_targets(const struct watch_target *t, int n)
 		if (l == 0 || t[i].path[l - 1] != '/')
 			c[i].path[l++] = '/';
 		c[i].path[l] = '\0';
+		c[i].pwd = -1;
+		c[i].base = "";
+		if (l > 1) {
+			/* "/a/b/": parent "/a/", base "b/" (compared up to the '/'). */
+			size_t k = l - 1;
+
+			while (k > 0 && c[i].path[k - 1] != '/')
+				k--;
+			c[i].base = c[i].path + k;
+			c[i].parent = strndup(c[i].path, k);
+			if (!c[i].parent) {
+				free_targets(c, i + 1);
+				return NULL;
+			}
+		}
 	}
 	return c;
 }
@@ -105,18 +141,51 @@ static void free_targets(struct target *t, int n)
 {
 	int i;
 
-	for (i = 0; t && i < n; i++)
+	for (i = 0; t && i < n; i++) {
 		free(t[i].path);
+		free(t[i].parent);
+	}
 	free(t);
 }
 
 static void retry_unwatched(void);
+static int add_parent(struct target *t);
+
+/* The mask PATH is watched with: a drop's, a parent's, or both (one
+ * inode has one watch; adding it again replaces its mask). */
+static int mask_for(const char *path)
+{
+	int m = 0;
+
+	for (int i = 0; i < ntargets; i++) {
+		if (!strcmp(targets[i].path, path))
+			m |= WATCH_MASK;
+		if (targets[i].parent && !strcmp(targets[i].parent, path))
+			m |= PARENT_MASK;
+	}
+	/* Both roles: a symlink in the drop's place is still not followed. */
+	return m & WATCH_MASK ? m : m & ~IN_DONT_FOLLOW;
+}
+
+/* Watch T's parent, if it is not.  0, or -1 (looked at again later). */
+static int add_parent(struct target *t)
+{
+	if (t->pwd >= 0)
+		return 0;
+	if (!t->parent || !inotifytools_watch_file(t->parent, mask_for(t->parent)))
+		return -1;
+	t->pwd = inotifytools_wd_from_filename(t->parent);
+	for (int i = 0; i < ntargets; i++)
+		if (targets[i].parent && !strcmp(targets[i].parent, t->parent))
+			targets[i].pwd = t->pwd;
+	return t->pwd < 0 ? -1 : 0;
+}
 
 static int add_watch(struct target *t)
 {
 	struct stat st;
 
-	if (!inotifytools_watch_file(t->path, WATCH_MASK)) {
+	if (!inotifytools_watch_file(t->path, mask_for(t->path))) {
 		errno = inotifytools_error();
 		return -1;
 	}
@@ -144,8 +213,13 @@ static void lose_wd(int wd, int remove)
 {
 	int i;
 
-	if (remove)
+	if (remove) {
 		inotifytools_remove_watch_by_wd(wd);
+		/* It was someone's parent too: that one is watched anew. */
+		for (i = 0; i < ntargets; i++)
+			if (targets[i].pwd == wd)
+				targets[i].pwd = -1;
+	}
 	for (i = 0; i < ntargets; i++)
 		if (targets[i].wd == wd)
 			lose(&targets[i]);
@@ -154,10 +228,11 @@ static void lose_wd(int wd, int remove)
 /*
  * The kernel says IN_DELETE_SELF only when the directory's inode goes away,
  * and the master holds descriptors on every drop (its spool), so a deleted
- * drop stays silent.  Once a second, check that each path still names the
+ * drop stays silent.  When its parent says something of its name (and at
+ * most once a second under traffic), check that each path still names the
  * directory we watch; if not, drop the watch and look for it again.
  */
-static void check_paths(void)
+static void check_paths(int force)
 {
 	static struct timespec last;
 	struct timespec now;
@@ -165,7 +240,7 @@ static void check_paths(void)
 	int i;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec == last.tv_sec)
+	if (now.tv_sec == last.tv_sec && !force)
 		return;
 	last = now;
 	/* Also under steady traffic (the library's timeout never fires then):
@@ -218,9 +293,29 @@ static void apply_pending(void)
 	for (j = 0; j < nn; j++)
 		if (n[j].wd < 0)
 			n[j].lost = 1;  /* new: announce it once watched */
-	free_targets(targets, ntargets);
-	targets = n;
-	ntargets = nn;
+	{
+		struct target *old = targets;
+		int nold = ntargets;
+
+		targets = n;
+		ntargets = nn;
+		for (j = 0; j < nn; j++)
+			add_parent(&n[j]);
+		/* Parents no longer anyone's (nor a drop's): unwatched. */
+		for (i = 0; i < nold; i++) {
+			int used = old[i].pwd < 0;
+
+			for (j = 0; j < nn && !used; j++)
+				used = n[j].wd == old[i].pwd || n[j].pwd == old[i].pwd;
+			for (j = 0; j < i && !used; j++)
+				used = old[j].pwd == old[i].pwd;   /* removed already */
+			if (!used)
+				inotifytools_remove_watch_by_wd(old[i].pwd);
+		}
+		free_targets(old, nold);
+	}
+	/* The new drops are watched now (and said: W_BACK), not at a tick. */
+	retry_unwatched();
 }
 
 static void retry_unwatched(void)
@@ -228,6 +323,7 @@ static void retry_unwatched(void)
 	int i;
 
 	for (i = 0; i < ntargets; i++) {
+		add_parent(&targets[i]);
 		if (targets[i].wd >= 0 || add_watch(&targets[i]) < 0)
 			continue;
 		if (targets[i].lost)
@@ -244,6 +340,47 @@ static struct target *by_wd(int wd)
 		if (targets[i].wd == wd)
 			return &targets[i];
 	return NULL;
+}
+
+/* How long the thread may sleep: for ever, unless a parent cannot be
+ * watched (then DEGRADED_S) or the master cannot wake it (then 1 s). */
+static long wait_s(void)
+{
+	if (kick_wd < 0)
+		return 1;
+	for (int i = 0; i < ntargets; i++)
+		if (targets[i].pwd < 0)
+			return DEGRADED_S;
+	return -1;
+}
+
+/* EV on a drop's parent: about a drop's name (1: look at the paths now), or
+ * the parent itself gone (its drops' parents are watched anew). */
+static int parent_event(const struct inotify_event *ev)
+{
+	int hit = 0;
+
+	for (int i = 0; i < ntargets; i++) {
+		struct target *t = &targets[i];
+		size_t bl = strlen(t->base);
+
+		if (t->pwd != ev->wd)
+			continue;
+		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)) {
+			/* Moved away, it is still watched under its old name:
+			 * that watch goes (once, for all its drops). */
+			if ((ev->mask & IN_MOVE_SELF) && !hit)
+				inotifytools_remove_watch_by_wd(t->pwd);
+			t->pwd = -1;
+			hit = 1;
+		} else if (ev->len && bl > 1 && !strncmp(ev->name, t->base, bl - 1) &&
+			   ev->name[bl - 1] == '\0') {
+			hit = 1;
+		}
+	}
+	if (hit)
+		retry_unwatched();
+	return hit;
 }
 
 static void on_wake(int sig)
@@ -282,20 +419,29 @@ static void *watch_main(void *arg)
 		struct inotify_event *ev;
 		struct target *t;
 
-		ev = inotifytools_next_events(1, 1);
+		ev = inotifytools_next_events(wait_s(), 1);
 		if (stop_requested)
 			break;
 
 		apply_pending();
-		check_paths();
 		if (!ev) {
+			/* Woken by the timeout (degraded) or a signal. */
+			check_paths(1);
 			retry_unwatched();
+			continue;
+		}
+		if (ev->wd == kick_wd && kick_wd >= 0) {
+			char drain[64];
+
+			while (read(kickfd[0], drain, sizeof(drain)) > 0)
+				;
 			continue;
 		}
 		if (ev->mask & IN_Q_OVERFLOW) {
 			send_msg(W_OVERFLOW, 0, NULL, 0, 0);
 			continue;
 		}
+		check_paths(parent_event(ev));
 		t = by_wd(ev->wd);
 		if (!t)
 			continue;
@@ -331,10 +477,18 @@ int watch_init(void)
 		errno = inotifytools_error();
 		return -1;
 	}
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(kickfd, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -1;
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	return 0;
+}
+
+/* The thread's wake-up: a byte on the pipe it watches (a full pipe means
+ * one is pending already). */
+static void kick(void)
+{
+	if (kickfd[1] >= 0 && write(kickfd[1], "k", 1) < 0 && errno != EAGAIN)
+		return;   /* then the thread wakes on its own timeout */
 }
 
 int watch_start(const struct watch_target *t, int n, int *bad)
@@ -353,6 +507,19 @@ int watch_start(const struct watch_target *t, int n, int *bad)
 			*bad = i;
 			return -1;
 		}
+	}
+	for (i = 0; i < n; i++)
+		add_parent(&targets[i]);
+	{
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", kickfd[0]);
+		kick_wd = inotifytools_watch_file(p, IN_MODIFY) ?
+			  inotifytools_wd_from_filename(p) : -1;
+		if (kick_wd < 0)
+			log_warn("event=watch-polling path=%s note=%s", log_q(p),
+				 log_q("cannot watch its own wake-up pipe (no /proc?): the "
+				       "watcher wakes every second"));
 	}
 	{
 		struct sigaction sa;
@@ -383,6 +550,7 @@ int watch_set(const struct watch_target *t, int n)
 	pending = c;
 	npending = n;
 	pthread_mutex_unlock(&pend_lock);
+	kick();
 	return 0;
 }
 
@@ -425,6 +593,7 @@ void watch_stop(void)
 		 * full pipe): a signal breaks it out; if it lands just before
 		 * the select(), the one-second timeout does. */
 		stop_requested = 1;
+		kick();
 		pthread_kill(thread, SIGUSR2);
 		if (pipefd[0] >= 0) {
 			char drain[4096];
@@ -449,5 +618,10 @@ void watch_stop(void)
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
 	pipefd[0] = pipefd[1] = -1;
+	for (int i = 0; i < 2; i++)
+		if (kickfd[i] >= 0)
+			close(kickfd[i]);
+	kickfd[0] = kickfd[1] = -1;
+	kick_wd = -1;
 	rlen = 0;
 }

@@ -2,9 +2,11 @@
  * test_gateway.c - issue 12: what gateways need.  Item 2: settle -- a file
  * is taken only once closed (or renamed in) and left unchanged for that
  * long; a writer that reopens it restarts the clock; a full table of
- * waiting files falls back to a rescan, losing nothing.
+ * waiting files falls back to a rescan, losing nothing.  Item 5: an idle
+ * daemon sleeps.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,5 +107,103 @@ Test(gateway, more_files_than_may_wait_fall_back_to_a_rescan)
 	usleep(500000);
 	cr_assert_eq(h_count(env.done, NULL), 40, "a file was taken twice");
 	cr_assert_eq(h_count(env.drop, NULL), 0);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Context switches of every thread of PID and of its children. */
+static long wakeups(pid_t pid)
+{
+	char path[128], *kids, *p;
+	long total = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((e = readdir(d))) {
+		char *st, *v;
+
+		if (e->d_name[0] == '.')
+			continue;
+		st = h_slurp(h_fmt("/proc/%ld/task/%s/status", (long)pid, e->d_name));
+		for (v = st; v && (v = strstr(v, "ctxt_switches:")); v += 14)
+			total += atol(v + 14);
+		free(st);
+	}
+	closedir(d);
+	kids = h_slurp(h_fmt("/proc/%ld/task/%ld/children", (long)pid, (long)pid));
+	for (p = kids; p && *p;) {
+		long k = strtol(p, &p, 10);
+
+		if (k > 0)
+			total += wakeups((pid_t)k);
+		while (*p == ' ' || *p == '\n')
+			p++;
+	}
+	free(kids);
+	return total;
+}
+
+/* Item 5: an idle daemon (master, its watcher thread, two workers) does not
+ * wake the CPU: no look once a second.  A count, not a time: over 10 s the
+ * only timer due is the 30 s look for dead daemons' runs (at most once). */
+Test(gateway, an_idle_daemon_sleeps)
+{
+	long a, b;
+
+	if (getenv("SEAWATCH_WRAP") && *getenv("SEAWATCH_WRAP"))
+		cr_skip("under a wrapper (valgrind), whose own threads wake");
+	h_config_simple(&env, catter(), "", "workers = 2;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "a.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	usleep(1000000);
+	a = wakeups(env.pid);
+	usleep(10000000);
+	b = wakeups(env.pid);
+	cr_assert_leq(b - a, 2, "%ld wake-ups in 10 s of idleness", b - a);
+	/* Asleep, it still hears: a file is taken at once. */
+	h_drop(&env, "b.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 2, 10000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 4: done/ on a small file system that fills up: the drop stops
+ * claiming (one disk-low line, whatever arrives; status says disk-low; no
+ * move fails), files wait in the drop, and once space is freed (10% above
+ * the limit) they are all taken (one disk-ok line). */
+Test(gateway, the_disk_guard_stops_claims_and_resumes)
+{
+	char filler[H_PATH + 16], *out = NULL;
+
+	h_tmpfs(&env, env.done, "size=2m,mode=0755");
+	snprintf(filler, sizeof(filler), "%s/.filler", env.done);
+	h_config_simple(&env, catter(), "",
+			h_fmt("min_free = \"1M\";\ncontrol_socket = \"%s\";", h_sock(&env)));
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "a.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	/* 1.5 of 2 MB used: less than 1 MB free. */
+	cr_assert_eq(system(h_fmt("head -c 1572864 /dev/zero > %s", filler)), 0);
+	usleep(1100000);   /* the guard looks at most once a second */
+	for (int i = 0; i < 5; i++) {
+		h_drop(&env, h_fmt("f%d.sea", i), "x");
+		usleep(300000);
+	}
+	cr_assert(h_wait_text(env.log, "event=disk-low drop=d dir=done", 5000));
+	cr_assert_eq(h_ctl(&env, &out, "status", NULL), 0);
+	cr_assert(out && strstr(out, "drop d: disk-low"), "%s", out);
+	free(out);
+	cr_assert_eq(h_count(env.drop, ".sea"), 5, "files were claimed on a full disk");
+	cr_assert_eq(h_count(env.done, ".sea"), 1);
+	/* Space again: within the guard's next look, all five. */
+	cr_assert_eq(unlink(filler), 0);
+	cr_assert(h_wait_count(env.done, ".sea", 6, 15000), "not resumed once space was freed");
+	cr_assert_eq(h_count_text(env.log, "event=disk-low"), 1);
+	cr_assert_eq(h_count_text(env.log, "event=disk-ok"), 1);
+	cr_assert_eq(h_count_text(env.log, "event=move-failed"), 0);
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
 }

@@ -326,6 +326,11 @@ static const struct ecase error_cases[] = {
 	{ "metrics_file = 3;\n" DROP_OK, "1: metrics_file", "expected a string", 1 },
 	{ "metrics_interval = \"500ms\";\n" DROP_OK, "1: metrics_interval", "must be between", 1 },
 	{ "metrics_interval = \"2h\";\n" DROP_OK, "1: metrics_interval", "must be between", 1 },
+	/* min_free: a size or a percentage, at most 50% */
+	{ "min_free = \"60%\";\n" DROP_OK, "1: min_free", "at most 50.00% (got 60.00%)", 1 },
+	{ "min_free = \"lots\";\n" DROP_OK, "1: min_free", "not a size", 1 },
+	{ "min_free = -5;\n" DROP_OK, "1: min_free", "0 or more bytes", 1 },
+	{ "min_free = true;\n" DROP_OK, "1: min_free", "not a size", 1 },
 	/* control_socket: a path that fits a Unix socket, not a dot-name */
 	{ "control_socket = \"/run/seawatch/.sock\";\n" DROP_OK, "1: control_socket",
 	  "does not start with a dot", 1 },
@@ -1152,6 +1157,51 @@ Test(config_duration, null)
 	int64_t ms;
 
 	cr_assert_eq(cnf_parse_duration(NULL, &ms), -1);
+}
+
+/* cnf_parse_space: sizes in powers of 1024, or a percentage in 1/100 %. */
+Test(config_space, sizes_and_percentages)
+{
+	static const struct { const char *text; int64_t bytes; int bp; } ok[] = {
+		{ "0", 0, 0 }, { "1048576", 1048576, 0 }, { "64M", 64 << 20, 0 },
+		{ "64MB", 64 << 20, 0 }, { "64MiB", 64 << 20, 0 }, { "2G", INT64_C(2) << 30, 0 },
+		{ "1.5G", INT64_C(3) << 29, 0 }, { "500K", 500 << 10, 0 },
+		{ "1T", INT64_C(1) << 40, 0 }, { "2%", 0, 200 }, { "0.5%", 0, 50 },
+		{ "100%", 0, 10000 }, { "2.25%", 0, 225 },
+	};
+	static const char *const bad[] = {
+		"", "M", "-1M", "1.5", "64X", "64 M", "101%", "%", "1.%", "64Mb", "2GG",
+		"99999999999999999999",
+	};
+	int64_t bytes;
+	int bp;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		cr_assert_eq(cnf_parse_space(ok[i].text, &bytes, &bp), 0, "%s refused", ok[i].text);
+		cr_assert_eq(bytes, ok[i].bytes, "%s: %lld bytes", ok[i].text, (long long)bytes);
+		cr_assert_eq(bp, ok[i].bp, "%s: %d bp", ok[i].text, bp);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(cnf_parse_space(bad[i], &bytes, &bp), -1, "\"%s\" taken", bad[i]);
+	cr_assert_eq(cnf_parse_space(NULL, &bytes, &bp), -1);
+}
+
+/* min_free: default 2%; bytes or a percentage; at most 50%. */
+Test(config, min_free_values, .init = setup, .fini = teardown)
+{
+	struct sw_config *cfg = load_ok(DROP_OK);
+
+	cr_expect_eq(cfg->min_free_bp, 200);
+	cr_expect_eq(cfg->min_free_bytes, 0);
+	cnf_free(cfg);
+	cfg = load_ok("min_free = \"64M\";\n" DROP_OK);
+	cr_expect_eq(cfg->min_free_bp, 0);
+	cr_expect_eq(cfg->min_free_bytes, 64 << 20);
+	cnf_free(cfg);
+	cfg = load_ok("min_free = 0;\n" DROP_OK);
+	cr_expect_eq(cfg->min_free_bp, 0);
+	cr_expect_eq(cfg->min_free_bytes, 0);
+	cnf_free(cfg);
 }
 
 /* ------------------------------------------------------------------ */

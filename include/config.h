@@ -34,6 +34,10 @@ struct sw_drop {
 	int64_t backoff_max_ms;
 	int64_t kill_grace_ms; /* SIGTERM, then SIGKILL after this */
 	int64_t settle_ms;     /* a file is taken once unchanged this long (0: at its close) */
+	int64_t keep_done_ms;  /* retention: older files of done/ are deleted; -1: keep */
+	int64_t keep_failed_ms;
+	int64_t keep_done_size; /* ... and the oldest beyond this many bytes; -1: keep */
+	int64_t keep_failed_size;
 	int *no_retry;         /* exit codes that fail at once */
 	int n_no_retry;
 	int line;              /* line of the drop's group in the file */

@@ -68,6 +68,7 @@ enum kind {
 	K_OUTFILE,   /* char *, a file the daemon writes: its directory exists,
 		      * writable; canonical; the name not a dot-name */
 	K_SOCKET,    /* char *, an absolute path for a Unix socket, or "": none */
+	K_SIZE,      /* int64_t bytes: 1048576, "500M", "2G" (default -1: unset) */
 	K_SPACE,     /* int64_t bytes at off, int hundredths of a percent at
 		      * off_n (one of them 0): "64M", "2G", 1048576, "2%" */
 	K_COMMAND,   /* char ** + count at off_n */
@@ -140,6 +141,11 @@ static const struct opt drop_opts[] = {
 	{ "kill_grace",  K_DURATION, 0, MS_HOUR, 5 * MS_SECOND, NULL, D(kill_grace_ms), 0, 0, NULL },
 	{ "no_retry",    K_CODES,    1, 255, 0, NULL, D(no_retry), D(n_no_retry), 0, NULL },
 	{ "settle",      K_DURATION, 0, MS_HOUR, 0, NULL, D(settle_ms), 0, 0, NULL },
+	/* Retention: unset (-1) keeps everything. */
+	{ "keep_done",   K_DURATION, 0, 3650 * MS_DAY, -1, NULL, D(keep_done_ms), 0, 0, NULL },
+	{ "keep_failed", K_DURATION, 0, 3650 * MS_DAY, -1, NULL, D(keep_failed_ms), 0, 0, NULL },
+	{ "keep_done_size", K_SIZE, 0, INT64_C(1) << 50, -1, NULL, D(keep_done_size), 0, 0, NULL },
+	{ "keep_failed_size", K_SIZE, 0, INT64_C(1) << 50, -1, NULL, D(keep_failed_size), 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL }
 };
 
@@ -347,7 +353,7 @@ int cnf_parse_duration(const char *text, int64_t *ms)
 {
 	static const struct { const char *suffix; int64_t ms; } units[] = {
 		{ "", MS_SECOND }, { "ms", 1 }, { "s", MS_SECOND },
-		{ "m", MS_MINUTE }, { "h", MS_HOUR },
+		{ "m", MS_MINUTE }, { "h", MS_HOUR }, { "d", MS_DAY },
 	};
 	const char *p = text;
 	int64_t whole = 0, frac = 0, scale = 1, unit = -1, total;
@@ -774,7 +780,7 @@ static int get_duration(struct ctx *c, const config_setting_t *s,
 
 		if (cnf_parse_duration(text, ms) != 0) {
 			err_at(c, s, "not a duration: \"%s\" (use seconds, or a string "
-			       "like \"250ms\", \"30s\", \"5m\", \"1h\")", text);
+			       "like \"250ms\", \"30s\", \"5m\", \"1h\", \"7d\")", text);
 			return -1;
 		}
 		break;
@@ -1113,6 +1119,26 @@ static int set_value(struct ctx *c, const config_setting_t *s,
 		*FIELD(base, o->off_n, int) = bp;
 		return 0;
 	}
+	case K_SIZE: {
+		int64_t bytes = 0;
+		int bp = 0;
+
+		if (config_setting_type(s) == CONFIG_TYPE_INT ||
+		    config_setting_type(s) == CONFIG_TYPE_INT64) {
+			bytes = config_setting_get_int64(s);
+		} else if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+			   cnf_parse_space(config_setting_get_string(s), &bytes, &bp) != 0 || bp) {
+			err_at(c, s, "not a size: want bytes (1048576), \"500M\" or \"2G\"");
+			return -1;
+		}
+		if (bytes < o->min || bytes > o->max) {
+			err_at(c, s, "must be between %lld and %lld bytes (got %lld)",
+			       (long long)o->min, (long long)o->max, (long long)bytes);
+			return -1;
+		}
+		*FIELD(base, o->off, int64_t) = bytes;
+		return 0;
+	}
 	case K_SOCKET: {
 		/* Its directory may not exist yet (/run/seawatch is made at
 		 * start): checked then, not here.  Relative: to the config's
@@ -1188,6 +1214,9 @@ static int set_defaults(const struct opt *table, void *base)
 		case K_DURATION:
 			*FIELD(base, o->off, int64_t) = o->def;
 			break;
+		case K_SIZE:
+			*FIELD(base, o->off, int64_t) = o->def;
+			break;
 		case K_SPACE:
 			*FIELD(base, o->off, int64_t) = 0;
 			*FIELD(base, o->off_n, int) = (int)o->def;
@@ -1238,8 +1267,8 @@ int cnf_parse_space(const char *text, int64_t *bytes, int *bp)
 		if (p[0] != units[i].suffix || (p[0] && p[1] && strcmp(p + 1, "B") &&
 						 strcmp(p + 1, "iB")))
 			continue;
-		if (whole > (INT64_C(1) << 50) || (!units[i].shift && frac))
-			return -1;   /* a petabyte is plenty; no fractional byte */
+		if (whole > (INT64_C(1) << 50) >> units[i].shift || (!units[i].shift && frac))
+			return -1;   /* a pebibyte is plenty; no fractional byte */
 		*bytes = (whole << units[i].shift) +
 			 (int64_t)((frac << units[i].shift) / scale);
 		*bp = 0;
@@ -1369,7 +1398,32 @@ static void check_drops(struct ctx *c, const config_setting_t *list,
 		}
 		for (int k = 0; k < 2; k++) {
 			const char *out = k == 0 ? d->done : d->failed;
+			int64_t age = k == 0 ? d->keep_done_ms : d->keep_failed_ms;
+			int64_t size = k == 0 ? d->keep_done_size : d->keep_failed_size;
 
+			/* One directory, one retention: whose would apply? */
+			for (int j = 0; out && j <= i; j++) {
+				const struct sw_drop *e = &cfg->drops[j];
+
+				for (int l = 0; l < 2; l++) {
+					const char *eo = l == 0 ? e->done : e->failed;
+
+					if ((j == i && l >= k) || !eo || strcmp(eo, out))
+						continue;
+					if ((l == 0 ? e->keep_done_ms : e->keep_failed_ms) != age ||
+					    (l == 0 ? e->keep_done_size : e->keep_failed_size) != size) {
+						const config_setting_t *m =
+							config_setting_get_member(g, outs[k]);
+
+						err_at(c, m ? m : g, "%s %s is also %s of drop \"%s\" "
+						       "with another retention (keep_*): one directory, "
+						       "one retention", outs[k], out, outs[l],
+						       e->name ? e->name : "?");
+						l = 2;
+						j = i + 1;
+					}
+				}
+			}
 			for (int j = 0; out && j < cfg->n_drops; j++) {
 				const struct sw_drop *e = &cfg->drops[j];
 

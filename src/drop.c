@@ -276,7 +276,7 @@ int drops_idle(void)
 {
 	for (struct drop *d = D.list; d; d = d->next)
 		if (drop_usable(d) && (d->dirty || d->scan || !d->sp.rec_done ||
-				       !d->sp.held_done))
+				       !d->sp.held_done || settle_count(d)))
 			return 0;
 	return 1;
 }

@@ -42,6 +42,18 @@ static void recheck(void *arg)
 	guard_blocked(d);
 }
 
+static void ok_again(struct drop *d)
+{
+	d->disk_low = 0;
+	d->dirty = 1;   /* what waited in the drop is taken now */
+	loop_cancel(&d->guard_recheck);
+	log_info("event=disk-ok drop=%s action=claims-resumed", d->cfg->name);
+	/* What was set aside for want of space goes on. */
+	if (d->open)
+		spool_unpark_again(&d->sp);
+	metrics_changed();
+}
+
 int guard_blocked(struct drop *d)
 {
 	const struct sw_config *c = core_cfg();
@@ -53,7 +65,8 @@ int guard_blocked(struct drop *d)
 	const char *what = NULL;
 
 	if (!c->min_free_bytes && !c->min_free_bp) {
-		d->disk_low = 0;
+		if (d->disk_low)
+			ok_again(d);   /* a reload turned the guard off */
 		return 0;
 	}
 	if (!d->open || (d->guard_at && now - d->guard_at < 1000))
@@ -69,13 +82,7 @@ int guard_blocked(struct drop *d)
 			 (long long)limit);
 		metrics_changed();
 	} else if (!what && d->disk_low) {
-		d->disk_low = 0;
-		d->dirty = 1;   /* what waited in the drop is taken now */
-		loop_cancel(&d->guard_recheck);
-		log_info("event=disk-ok drop=%s action=claims-resumed", d->cfg->name);
-		/* What was set aside for want of space goes on. */
-		spool_unpark_again(&d->sp);
-		metrics_changed();
+		ok_again(d);
 	}
 	if (d->disk_low && !timer_armed(&d->guard_recheck)) {
 		timer_init(&d->guard_recheck, recheck, d);

@@ -32,6 +32,7 @@
 #include "outcome.h"
 #include "pool.h"
 #include "requeue.h"
+#include "retain.h"
 #include "stats.h"
 #include "sys.h"
 #include "watch.h"
@@ -127,6 +128,7 @@ int master_reload(char **why)
 	attempt_setup_env(nc);
 	log_config_warnings(nc);
 	drops_reload(ref);
+	retain_configure();
 	pool_resize(nc->workers);
 	metrics_configure();
 	control_reconfigured();
@@ -357,6 +359,7 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 		return -1;
 	if (!opts->once)
 		loop_arm(&M.recover, sys_now_ms() + core_recover_every());
+	retain_configure();
 	/* A batch run is not operated: no control socket. */
 	if (!opts->once && control_open() < 0)
 		return -1;
@@ -425,6 +428,7 @@ out:
 	}
 	control_close();
 	requeue_free();
+	retain_free();
 	metrics_flush();   /* the last figures, before the drops go */
 	metrics_free();
 	drops_free();

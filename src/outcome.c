@@ -17,6 +17,7 @@
 #include "drop.h"
 #include "guard.h"
 #include "log.h"
+#include "retain.h"
 #include "spool.h"
 #include "stats.h"
 #include "sys.h"
@@ -126,6 +127,7 @@ static void delivered(int s, const char *final)
 	stats_outcome(&d->st, j->to_failed, j->dur);
 	if (j->to_failed)
 		stats_failure(&d->st, final, j->status, j->reason);
+	retain_added(d, j->to_failed, final);
 	if (j->to_failed)
 		stats_inc(STAT_FAILED);
 	else

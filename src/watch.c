@@ -11,9 +11,10 @@
  *    nothing on itself, but its parent says IN_DELETE (or IN_MOVED_FROM)
  *    for its name, and IN_CREATE (IN_MOVED_TO) when it is back: each
  *    drop's parent is watched too.
- * Where a parent cannot be watched (gone itself, say) the thread looks
- * again every DEGRADED_S seconds; without the wake-up pipe, every second,
- * as before.  IN_Q_OVERFLOW arrives as an event with wd == -1: the master
+ * Where a parent or a drop cannot be watched (gone, say) the thread
+ * looks again every DEGRADED_S seconds, and every SAFETY_S seconds anyway
+ * (what no event says: a parent replaced, a directory above it moved);
+ * without the wake-up pipe, every second, as before.  IN_Q_OVERFLOW arrives as an event with wd == -1: the master
  * answers it with a rescan.  Messages are fixed-size writes below
  * PIPE_BUF, so they are atomic; if the master is busy, the thread blocks
  * on the pipe and the kernel queue absorbs the rest (and, beyond that,
@@ -44,6 +45,7 @@
 #define PARENT_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | \
 		     IN_MOVE_SELF | IN_UNMOUNT | IN_ONLYDIR)
 #define DEGRADED_S 30
+#define SAFETY_S 60
 
 struct target {
 	uint32_t id;
@@ -168,29 +170,52 @@ static int mask_for(const char *path)
 }
 
 /* Watch T's parent, if it is not.  0, or -1 (looked at again later). */
+/* Roles the watch WD plays for the current targets: 1 a drop's, 2 a
+ * parent's. */
+static int roles_of(int wd)
+{
+	int r = 0;
+
+	for (int i = 0; wd >= 0 && i < ntargets; i++)
+		r |= (targets[i].wd == wd) | (targets[i].pwd == wd) << 1;
+	return r;
+}
+
+/* The watch of PATH, for role ROLE (1 a drop, 2 a parent); -1 with errno.
+ * A watch that plays the role already is shared as it is: libinotifytools
+ * keeps one record per watch, and adding a watched path again leaks its
+ * new record -- so that happens only when the role is new to the path (a
+ * drop whose parent is another drop), to widen its mask. */
+static int watch_path(const char *path, int role)
+{
+	int wd = inotifytools_wd_from_filename(path);
+
+	if (wd >= 0 && (roles_of(wd) & role))
+		return wd;
+	if (!inotifytools_watch_file(path, mask_for(path))) {
+		errno = inotifytools_error();
+		return -1;
+	}
+	return inotifytools_wd_from_filename(path);
+}
+
 static int add_parent(struct target *t)
 {
 	if (t->pwd >= 0)
 		return 0;
-	if (!t->parent || !inotifytools_watch_file(t->parent, mask_for(t->parent)))
+	if (!t->parent || (t->pwd = watch_path(t->parent, 2)) < 0)
 		return -1;
-	t->pwd = inotifytools_wd_from_filename(t->parent);
 	for (int i = 0; i < ntargets; i++)
 		if (targets[i].parent && !strcmp(targets[i].parent, t->parent))
 			targets[i].pwd = t->pwd;
-	return t->pwd < 0 ? -1 : 0;
+	return 0;
 }
 
 static int add_watch(struct target *t)
 {
 	struct stat st;
 
-	if (!inotifytools_watch_file(t->path, mask_for(t->path))) {
-		errno = inotifytools_error();
-		return -1;
-	}
-	t->wd = inotifytools_wd_from_filename(t->path);
-	if (t->wd < 0)
+	if ((t->wd = watch_path(t->path, 1)) < 0)
 		return -1;
 	if (lstat(t->path, &st) == 0) {
 		t->dev = st.st_dev;
@@ -255,6 +280,8 @@ static void check_paths(int force)
 			continue;
 		lose_wd(t->wd, 1);
 	}
+	/* ... and what was lost just now may be there again already. */
+	retry_unwatched();
 }
 
 /* Thread: adopt a new target set, keeping the watches that stay. */
@@ -284,9 +311,14 @@ static void apply_pending(void)
 				break;
 			}
 		}
+		/* A parent watched already stays theirs (no second record). */
+		for (j = 0; j < nn; j++)
+			if (targets[i].pwd >= 0 && targets[i].parent && n[j].parent &&
+			    !strcmp(targets[i].parent, n[j].parent))
+				n[j].pwd = targets[i].pwd;
 		for (j = 0; !keep && j < nn; j++)
-			if (n[j].wd == targets[i].wd)
-				keep = 1;   /* another drop on that directory stays */
+			if (n[j].wd == targets[i].wd || n[j].pwd == targets[i].wd)
+				keep = 1;   /* another drop on that directory, or a parent, stays */
 		if (!keep && targets[i].wd >= 0)
 			inotifytools_remove_watch_by_wd(targets[i].wd);
 	}
@@ -349,9 +381,13 @@ static long wait_s(void)
 	if (kick_wd < 0)
 		return 1;
 	for (int i = 0; i < ntargets; i++)
-		if (targets[i].pwd < 0)
+		if (targets[i].pwd < 0 || targets[i].wd < 0)
 			return DEGRADED_S;
-	return -1;
+	/* The net under the events: a parent replaced, a directory above it
+	 * moved, a file system mounted over it, a watch the kernel refused
+	 * -- no event says those; a look once a minute does (with the
+	 * master's own minute, twice a minute in all). */
+	return SAFETY_S;
 }
 
 /* EV on a drop's parent: about a drop's name (1: look at the paths now), or
@@ -439,6 +475,8 @@ static void *watch_main(void *arg)
 		}
 		if (ev->mask & IN_Q_OVERFLOW) {
 			send_msg(W_OVERFLOW, 0, NULL, 0, 0);
+			/* A parent's news may be among what was lost. */
+			check_paths(1);
 			continue;
 		}
 		check_paths(parent_event(ev));
@@ -451,7 +489,10 @@ static void *watch_main(void *arg)
 			lose_wd(t->wd, (ev->mask & IN_MOVE_SELF) && !(ev->mask & IN_IGNORED));
 			continue;
 		}
-		if (!ev->len || (ev->mask & IN_ISDIR))
+		/* Only arrivals: a drop that is another drop's parent also hears
+		 * of deletions and moves out (its parent role). */
+		if (!ev->len || (ev->mask & IN_ISDIR) ||
+		    !(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)))
 			continue;
 		/* A regular file is taken when it is closed or moved in, never
 		 * on creation.  Symlinks, FIFOs, sockets and device nodes only

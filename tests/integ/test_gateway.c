@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -89,6 +90,20 @@ Test(gateway, files_there_at_start_are_taken_once_settled)
 	cr_assert(h_wait_ready(&env, 10000));
 	cr_assert(h_wait_count(env.done, ".sea", 5, 10000));
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 2 (review): --once waits for what settles before it ends. */
+Test(gateway, once_waits_for_files_to_settle)
+{
+	char *out = NULL;
+	int rc;
+
+	h_drop(&env, "a.sea", "x");
+	h_config_simple(&env, catter(), "settle = \"1s\";", "");
+	rc = h_run(&env, &out, "--once", "-c", env.conf, NULL);
+	cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
+	free(out);
+	cr_assert_eq(h_count(env.done, ".sea"), 1, "--once ended before the file settled");
 }
 
 /* Item 2: more files than may wait at once ($SEAWATCH_SETTLE_MAX=5 here):
@@ -206,4 +221,97 @@ Test(gateway, the_disk_guard_stops_claims_and_resumes)
 	cr_assert_eq(h_count_text(env.log, "event=disk-ok"), 1);
 	cr_assert_eq(h_count_text(env.log, "event=move-failed"), 0);
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 3: keep_done / keep_failed: files older than that go, sidecars
+ * with their files. */
+Test(gateway, retention_by_age_empties_done_and_failed)
+{
+	const char *s = h_script(&env, "cmd.sh", "case \"$1\" in *bad*) exit 65;; esac\nexit 0\n");
+
+	h_config_simple(&env, h_fmt("[\"%s\", \"{file}\"]", s),
+			"no_retry = [ 65 ]; keep_done = \"1s\"; keep_failed = \"1s\";", "");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "a.sea", "x");
+	h_drop(&env, "bad.sea", "x");
+	cr_assert(h_wait_text(env.log, "event=done drop=d file=a.sea", 10000));
+	cr_assert(h_wait_text(env.log, "event=failed drop=d file=bad.sea", 10000));
+	for (int i = 0; i < 100 && h_count(env.done, NULL) + h_count(env.failed, NULL); i++)
+		usleep(100000);
+	cr_assert_eq(h_count(env.done, NULL), 0, "done/ kept an old file");
+	cr_assert_eq(h_count(env.failed, NULL), 0, "failed/ kept an old file or sidecar");
+	cr_assert(h_wait_text(env.log, "event=retention dir=", 1000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 3: keep_done_size: the oldest go first, the total stays under it. */
+Test(gateway, retention_by_size_keeps_the_newest)
+{
+	char kb[1001];
+
+	memset(kb, 'k', 1000);
+	kb[1000] = '\0';
+	h_config_simple(&env, catter(), "keep_done_size = 2500;", "");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	for (int i = 1; i <= 5; i++) {
+		h_drop(&env, h_fmt("f%d.sea", i), kb);
+		cr_assert(h_wait_text(env.log, h_fmt("event=done drop=d file=f%d.sea", i), 10000));
+	}
+	for (int i = 0; i < 100 && h_count(env.done, NULL) > 2; i++)
+		usleep(50000);
+	cr_assert_eq(h_count(env.done, NULL), 2);
+	cr_assert(h_exists(h_fmt("%s/f4.sea", env.done)) && h_exists(h_fmt("%s/f5.sea", env.done)),
+		  "not the newest were kept");
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 3: a done/ of 20,000 files is listed and trimmed in slices: a file
+ * dropped meanwhile is done before the trimming ends; what is left is under
+ * the limit. */
+Test(gateway, a_big_done_is_trimmed_without_stalling_claims)
+{
+	char *log, *done_at, *trimmed_at;
+
+	for (int i = 0; i < 20000; i++)
+		h_write(h_fmt("%s/old%05d.sea", env.done, i), "x", 0644);
+	h_drop(&env, "new.sea", "n");
+	h_config_simple(&env, catter(), "keep_done_size = 1000;", "");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	cr_assert(h_wait_text(env.log, "event=retention dir=", 30000));
+	cr_assert(h_wait_text(env.log, "event=done drop=d file=new.sea", 10000));
+	log = h_slurp(env.log);
+	/* 20,000, and new.sea if the listing met it. */
+	cr_assert(strstr(log, "event=retention-indexed") && strstr(log, "files=2000"), "%s", log);
+	done_at = strstr(log, "event=done drop=d file=new.sea");
+	trimmed_at = strstr(log, "event=retention dir=");
+	cr_assert(done_at && trimmed_at && done_at < trimmed_at,
+		  "the claim waited for the whole trimming");
+	free(log);
+	cr_assert_leq(h_count(env.done, NULL), 1000);
+	cr_assert(h_exists(h_fmt("%s/new.sea", env.done)), "the newest file went");
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Item 3: two drops sharing done/ with different retention is a config
+ * error (whose would apply?). */
+Test(gateway, one_directory_one_retention)
+{
+	char *out = NULL;
+	int rc;
+
+	cr_assert_eq(mkdir(h_fmt("%s/in2", env.root), 0755), 0);
+	h_config(&env,
+		 "drops = (\n"
+		 "  { name = \"a\"; path = \"%s\"; done = \"%s\"; failed = \"%s\";\n"
+		 "    command = [ \"/bin/true\" ]; keep_done = \"7d\"; },\n"
+		 "  { name = \"b\"; path = \"%s/in2\"; done = \"%s\"; failed = \"%s\";\n"
+		 "    command = [ \"/bin/true\" ]; keep_done = \"1d\"; }\n"
+		 ");\n", env.drop, env.done, env.failed, env.root, env.done, env.failed);
+	rc = h_run(&env, &out, "--check-config", "-c", env.conf, NULL);
+	cr_assert_eq(rc, 2, "exit %d:\n%s", rc, out);
+	cr_assert(strstr(out, "another retention"), "%s", out);
+	free(out);
 }

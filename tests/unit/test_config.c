@@ -402,7 +402,7 @@ static const struct ecase error_cases[] = {
 	{ DEFAULTS("backoff = -1;"), "2: defaults.backoff", "must be between 0s and 24h", 1 },
 	{ DROP_WITH("backoff = \"1441m\"; backoff_max = \"2d0\";"), "4: drops[0].backoff_max",
 	  "not a duration", 2 },
-	{ DROP_WITH("backoff = 86401; backoff_max = \"7d\";"), "4: drops[0].backoff",
+	{ DROP_WITH("backoff = 86401; backoff_max = \"7w\";"), "4: drops[0].backoff",
 	  "(got 86401s)", 2 },
 	{ DEFAULTS("backoff_max = 604801;"), "2: defaults.backoff_max",
 	  "must be between 0s and 168h (got 604801s)", 1 },
@@ -1093,6 +1093,7 @@ static const struct dcase duration_cases[] = {
 	{ "30s", 1, 30000 },
 	{ "5m", 1, 300000 },
 	{ "1h", 1, 3600000 },
+	{ "7d", 1, 604800000 },
 	{ "168h", 1, 604800000 },
 	{ "1.5s", 1, 1500 },
 	{ "1.5", 1, 1500 },
@@ -1114,7 +1115,8 @@ static const struct dcase duration_cases[] = {
 	{ " 5m", 0, 0 },
 	{ "5m ", 0, 0 },
 	{ "5M", 0, 0 },             /* units are lower case */
-	{ "5d", 0, 0 },             /* no day unit: use "24h" */
+	{ "5D", 0, 0 },             /* units are lower case */
+	{ "5w", 0, 0 },             /* no week unit */
 	{ "5sec", 0, 0 },
 	{ "5mss", 0, 0 },
 	{ "1.", 0, 0 },
@@ -1171,7 +1173,7 @@ Test(config_space, sizes_and_percentages)
 	};
 	static const char *const bad[] = {
 		"", "M", "-1M", "1.5", "64X", "64 M", "101%", "%", "1.%", "64Mb", "2GG",
-		"99999999999999999999",
+		"99999999999999999999", "8388608T", "1048577G",
 	};
 	int64_t bytes;
 	int bp;

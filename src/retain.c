@@ -183,7 +183,8 @@ static void step(void *arg)
 		t->walk = NULL;
 		/* One sort, in place: nothing was popped, so the deque runs
 		 * from 0. */
-		qsort(t->v, t->n, sizeof(*t->v), by_mtime);
+		if (t->n)
+			qsort(t->v, t->n, sizeof(*t->v), by_mtime);
 		/* Then what arrived meanwhile (the newest): once, whether the
 		 * listing met it or not (if it did, it is among the entries
 		 * stamped since the listing began: the end of the sorted

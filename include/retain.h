@@ -18,6 +18,9 @@ void retain_configure(void);
 /* FINAL was placed in D's failed/ (TO_FAILED, its sidecar beside it) or
  * done/: one fstatat, and it is counted. */
 void retain_added(struct drop *d, int to_failed, const char *final);
+/* D's disk is low: a pass over its directories now (retention runs
+ * first; it is kept continuously, so this finds little). */
+void retain_kick(struct drop *d);
 void retain_free(void);
 
 #endif

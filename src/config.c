@@ -1930,7 +1930,11 @@ void cnf_summary(const struct sw_config *cfg, FILE *out)
 			fputc('-', out);
 		for (int k = 0; k < d->n_no_retry; k++)
 			fprintf(out, "%s%d", k ? "," : "", d->no_retry[k]);
-		fprintf(out, "\ndrop %s: spool=%s settle=%s\n", d->name, d->spool,
-			fmt_duration(d->settle_ms, a, sizeof a));
+		fprintf(out, "\ndrop %s: spool=%s settle=%s keep_done=%s keep_failed=%s "
+			"keep_done_size=%lld keep_failed_size=%lld\n", d->name, d->spool,
+			fmt_duration(d->settle_ms, a, sizeof a),
+			d->keep_done_ms < 0 ? "-" : fmt_duration(d->keep_done_ms, b, sizeof b),
+			d->keep_failed_ms < 0 ? "-" : fmt_duration(d->keep_failed_ms, e, sizeof e),
+			(long long)d->keep_done_size, (long long)d->keep_failed_size);
 	}
 }

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "retain.h"
 #include "spool.h"
 #include "sys.h"
 
@@ -80,6 +81,7 @@ int guard_blocked(struct drop *d)
 		log_warn("event=disk-low drop=%s dir=%s free_bytes=%lld limit_bytes=%lld "
 			 "action=claims-stopped", d->cfg->name, what, (long long)avail,
 			 (long long)limit);
+		retain_kick(d);
 		metrics_changed();
 	} else if (!what && d->disk_low) {
 		ok_again(d);

@@ -355,6 +355,16 @@ void retain_added(struct drop *d, int to_failed, const char *final)
 		schedule(t, 0);
 }
 
+void retain_kick(struct drop *d)
+{
+	struct tracker *t;
+
+	if ((t = find(d->cfg->done)) && !t->walk)
+		schedule(t, 1);
+	if ((t = find(d->cfg->failed)) && !t->walk)
+		schedule(t, 1);
+}
+
 void retain_free(void)
 {
 	while (T) {

@@ -45,6 +45,9 @@ struct drop {
 	int64_t skip_window;       /* start of the minute of skip warnings */
 	int skip_logged;           /* warnings in it */
 	unsigned skip_quiet;       /* skips not warned about in it */
+	char **subdirs;            /* subdirectories said to be ignored */
+	int nsubdirs;
+	int subdirs_more;          /* more than those: said once */
 	struct timer claim_retry;  /* a claim failed: scanned again then */
 	struct drop_stats st;      /* its counters (the metrics file) */
 	struct settle_tab *settle; /* files waiting to settle (settle.c) */

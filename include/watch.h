@@ -18,12 +18,16 @@ enum watch_type {
 	W_BACK,       /* the drop directory is watched (again): rescan it */
 };
 
+/* watch_msg.created for a subdirectory. */
+#define W_SUBDIR 2
+
 struct watch_msg {
 	uint16_t type;
 	uint16_t len;     /* of name, without NUL */
 	uint32_t id;      /* drop id given to watch_set() */
 	uint32_t created; /* W_FILE from IN_CREATE (a link or a special file),
-			   * not from a close or a move */
+			   * not from a close or a move; W_SUBDIR: a
+			   * subdirectory came */
 	char name[256];
 };
 

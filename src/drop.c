@@ -78,6 +78,9 @@ static void drop_destroy(struct drop *d)
 		}
 	loop_cancel(&d->claim_retry);
 	guard_forget(d);
+	for (int i = 0; i < d->nsubdirs; i++)
+		free(d->subdirs[i]);
+	free(d->subdirs);
 	settle_forget(d);
 	drop_close(d);
 	cfgref_put(d->ref);

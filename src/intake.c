@@ -405,10 +405,15 @@ static int scan_step(struct drop *d)
 		}
 		d->dirty = 0;
 	}
-	while ((de = readdir(d->scan)) && !timer_armed(&d->claim_retry))
+	while ((de = readdir(d->scan)) && !timer_armed(&d->claim_retry)) {
+		if (de->d_type == DT_DIR) {
+			intake_subdir(d, de->d_name);
+			continue;
+		}
 		if ((!d->cfg->settle_ms || settled(d, de->d_name, de->d_type)) &&
 		    try_claim(d, de->d_name, de->d_type, 1))
 			return 1;
+	}
 	closedir(d->scan);
 	d->scan = NULL;
 	return 0;
@@ -500,6 +505,36 @@ int intake_refill(int budget)
 		}
 	}
 	return 0;
+}
+
+#define SUBDIRS_SAID 64
+
+void intake_subdir(struct drop *d, const char *name)
+{
+	char **grown;
+
+	if (name[0] == '.')
+		return;   /* the daemon's own, or hidden: not an upload */
+	for (int i = 0; i < d->nsubdirs; i++)
+		if (!strcmp(d->subdirs[i], name))
+			return;
+	if (d->nsubdirs == SUBDIRS_SAID) {
+		if (!d->subdirs_more)
+			log_warn("event=subdir-ignored drop=%s dir=- note=%s", d->cfg->name,
+				 log_q("more subdirectories: not said one by one"));
+		d->subdirs_more = 1;
+		return;
+	}
+	grown = realloc(d->subdirs, (size_t)(d->nsubdirs + 1) * sizeof(*grown));
+	if (!grown || !(grown[d->nsubdirs] = strdup(name))) {
+		if (grown)
+			d->subdirs = grown;
+		return;
+	}
+	d->subdirs = grown;
+	d->nsubdirs++;
+	log_warn("event=subdir-ignored drop=%s dir=%s note=%s", d->cfg->name, log_q(name),
+		 log_q("files in subdirectories are not taken: this drop is not recursive"));
 }
 
 void intake_file(struct drop *d, const char *name, int created)

@@ -223,7 +223,9 @@ static void on_watch(void *arg)
 		switch (m.type) {
 		case W_FILE:
 			d = drop_by_id(m.id);
-			if (d)
+			if (d && m.created == W_SUBDIR)
+				intake_subdir(d, m.name);
+			else if (d)
 				intake_file(d, m.name, m.created != 0);
 			break;
 		case W_OVERFLOW:

@@ -491,9 +491,17 @@ static void *watch_main(void *arg)
 		}
 		/* Only arrivals: a drop that is another drop's parent also hears
 		 * of deletions and moves out (its parent role). */
-		if (!ev->len || (ev->mask & IN_ISDIR) ||
-		    !(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)))
+		if (!ev->len || !(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)))
 			continue;
+		if (ev->mask & IN_ISDIR) {
+			/* A subdirectory: its files are not taken; the master
+			 * says so once. */
+			for (int i = 0; i < ntargets; i++)
+				if (targets[i].wd == ev->wd)
+					send_msg(W_FILE, targets[i].id, ev->name,
+						 strnlen(ev->name, ev->len), W_SUBDIR);
+			continue;
+		}
 		/* A regular file is taken when it is closed or moved in, never
 		 * on creation.  Symlinks, FIFOs, sockets and device nodes only
 		 * ever raise IN_CREATE: pass those on, to be refused with a

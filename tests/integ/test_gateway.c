@@ -315,3 +315,28 @@ Test(gateway, one_directory_one_retention)
 	cr_assert(strstr(out, "another retention"), "%s", out);
 	free(out);
 }
+
+/* Item 1 (its non-recursive part): a drop that is not recursive says once
+ * for each subdirectory that its files are not taken -- one there at
+ * start, one made later -- however often it is scanned again. */
+Test(gateway, a_flat_drop_names_each_ignored_subdirectory_once)
+{
+	cr_assert_eq(mkdir(h_fmt("%s/dev1", env.drop), 0755), 0);
+	h_write(h_fmt("%s/dev1/a.sea", env.drop), "x", 0644);
+	h_config_simple(&env, catter(), "", "");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	cr_assert(h_wait_text(env.log, "event=subdir-ignored drop=d dir=dev1", 5000));
+	cr_assert_eq(mkdir(h_fmt("%s/dev2", env.drop), 0755), 0);
+	cr_assert(h_wait_text(env.log, "event=subdir-ignored drop=d dir=dev2", 5000));
+	/* Rescans (a reload) say nothing again; a file beside them is
+	 * taken, those in them are not. */
+	kill(env.pid, SIGHUP);
+	cr_assert(h_wait_text(env.log, "event=reloaded", 5000));
+	h_drop(&env, "top.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	cr_assert_eq(h_count_text(env.log, "event=subdir-ignored drop=d dir=dev1"), 1);
+	cr_assert_eq(h_count_text(env.log, "event=subdir-ignored drop=d dir=dev2"), 1);
+	cr_assert(h_exists(h_fmt("%s/dev1/a.sea", env.drop)));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}

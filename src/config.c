@@ -1348,7 +1348,9 @@ static void parse_drop_group(struct ctx *c, const config_setting_t *group,
 	if (!in_defaults)
 		for (const struct opt *o = drop_opts; o->name; o++)
 			if ((o->flags & F_REQUIRED) && !config_setting_get_member(group, o->name) &&
-			    !((o->flags & F_DROP_ONLY) == 0 && *(char **)((char *)d + o->off)))
+			    !((o->flags & F_DROP_ONLY) == 0 && *(char **)((char *)d + o->off)) &&
+			    /* keep_done = 0: done files are deleted; no done/ needed. */
+			    !(o->off == offsetof(struct sw_drop, done) && d->keep_done_ms == 0))
 				err_missing(c, group, o->name);
 
 	/* Checked where backoff or backoff_max is set: an inconsistency
@@ -1917,7 +1919,7 @@ void cnf_summary(const struct sw_config *cfg, FILE *out)
 		const struct sw_drop *d = &cfg->drops[i];
 
 		fprintf(out, "drop %s: path=%s pattern=%s done=%s failed=%s command=",
-			d->name, d->path, d->pattern, d->done, d->failed);
+			d->name, d->path, d->pattern, d->done ? d->done : "- (deleted)", d->failed);
 		for (int k = 0; k < d->argc; k++)
 			fprintf(out, "%s%s", k ? " " : "", d->command[k]);
 		fprintf(out, " timeout=%s retries=%d backoff=%s backoff_max=%s "

@@ -123,9 +123,10 @@ static int drop_open(struct drop *d)
 			" reason=not-on-the-drops-mount" : "");
 		return -1;
 	}
-	if (tdir_open(&d->done, d->cfg->done) < 0 || tdir_open(&d->failed, d->cfg->failed) < 0) {
+	if ((d->cfg->done && tdir_open(&d->done, d->cfg->done) < 0) ||
+	    tdir_open(&d->failed, d->cfg->failed) < 0) {
 		log_err("event=dir-error drop=%s path=%s error=%s", log_q(d->cfg->name),
-			log_q(d->done.fd < 0 ? d->cfg->done : d->cfg->failed),
+			log_q(d->cfg->done && d->done.fd < 0 ? d->cfg->done : d->cfg->failed),
 			log_q(strerror(errno)));
 		spool_close(&d->sp);
 		tdir_close(&d->done);
@@ -361,7 +362,10 @@ void drops_reload(struct cfgref *ref)
 			ref->refs++;
 			d->cfg = &nc->drops[i];
 			d->dirty = 1;
-			reopen_dir(&d->done, d->cfg->done);
+			if (d->cfg->done)
+				reopen_dir(&d->done, d->cfg->done);
+			else
+				tdir_close(&d->done);   /* keep_done = 0 now */
 			reopen_dir(&d->failed, d->cfg->failed);
 			/* An operator who freed space reloads: what was set
 			 * aside is tried again now. */

@@ -109,8 +109,9 @@ static void sidecar_text(char **out, size_t *outlen, const struct job *j,
 	*out = s;
 }
 
-/* The move of job S is done (FINAL its name there): sidecar, log line,
- * and the slot is free. */
+/* The move of job S is done (FINAL its name there; NULL: deleted, as
+ * keep_done = 0 without done/ wants): sidecar, log line, and the slot is
+ * free. */
 static void delivered(int s, const char *final)
 {
 	struct job *j = JOB(s);
@@ -121,20 +122,25 @@ static void delivered(int s, const char *final)
 	    spool_sidecar(tdir_fd(&d->failed, sys_now_ms()), final, j->sidecar, j->sidecar_len) < 0)
 		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
 			log_q(final), log_q(strerror(errno)));
-	if (strcmp(final, j->name))
+	if (final && strcmp(final, j->name))
 		log_info("event=renamed drop=%s file=%s as=%s dir=%s", d->cfg->name,
 			 log_q(j->name), log_q(final), j->to_failed ? "failed" : "done");
 	stats_outcome(&d->st, j->to_failed, j->dur);
 	if (j->to_failed)
 		stats_failure(&d->st, final, j->status, j->reason);
-	retain_added(d, j->to_failed, final);
+	if (final)
+		retain_added(d, j->to_failed, final);
 	if (j->to_failed)
 		stats_inc(STAT_FAILED);
 	else
 		stats_inc(STAT_DONE);
 	/* The outcome line comes once the file (and its sidecar) are in
 	 * place, so whoever reacts to it finds them: it says where. */
-	snprintf(to, sizeof(to), "%s/%s", j->to_failed ? d->cfg->failed : d->cfg->done, final);
+	if (final)
+		snprintf(to, sizeof(to), "%s/%s", j->to_failed ? d->cfg->failed : d->cfg->done,
+			 final);
+	else
+		snprintf(to, sizeof(to), "-");   /* deleted (keep_done = 0, no done/) */
 	if (j->to_failed)
 		log_warn("event=failed drop=%s file=%s attempt=%d status=%s reason=%s to=%s "
 			 "duration_ms=%lld", d->cfg->name, log_q(j->name), j->n, j->status,
@@ -298,8 +304,16 @@ void outcome_deliver(int s)
 {
 	struct job *j = JOB(s);
 	struct drop *d = j->drop;
-	int destfd = tdir_fd(j->to_failed ? &d->failed : &d->done, sys_now_ms());
+	int destfd;
 	char final[NAME_MAX + 1];
+
+	if (!j->to_failed && !d->cfg->done) {
+		/* keep_done = 0 and no done/: done is deleted. */
+		spool_moved(&d->sp, s, j->name);
+		delivered(s, NULL);
+		return;
+	}
+	destfd = tdir_fd(j->to_failed ? &d->failed : &d->done, sys_now_ms());
 
 	if (j->resumed) {
 		j->resumed = 0;

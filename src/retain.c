@@ -241,7 +241,7 @@ static void step(void *arg)
 
 static struct tracker *find(const char *path)
 {
-	for (struct tracker *t = T; t; t = t->next)
+	for (struct tracker *t = T; t && path; t = t->next)
 		if (!strcmp(t->path, path))
 			return t;
 	return NULL;
@@ -268,7 +268,7 @@ static void want(const char *path, int failed, int64_t keep_ms, int64_t keep_siz
 {
 	struct tracker *t = find(path);
 
-	if (keep_ms < 0 && keep_size < 0)
+	if (!path || (keep_ms < 0 && keep_size < 0))
 		return;
 	if (t) {
 		t->used = 1;

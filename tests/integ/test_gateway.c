@@ -340,3 +340,34 @@ Test(gateway, a_flat_drop_names_each_ignored_subdirectory_once)
 	cr_assert(h_exists(h_fmt("%s/dev1/a.sea", env.drop)));
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
 }
+
+/* Item 3: keep_done = 0 deletes a file as soon as it is done, and then done
+ * may be left out; without keep_done = 0 it may not. */
+Test(gateway, keep_done_0_needs_no_done)
+{
+	const char *s = h_script(&env, "cmd.sh", "case \"$1\" in *bad*) exit 65;; esac\nexit 0\n");
+	char *out = NULL;
+	int rc;
+
+	h_config(&env,
+		 "drops = ( { name = \"d\"; path = \"%s\"; failed = \"%s\";\n"
+		 "  command = [ \"%s\", \"{file}\" ]; no_retry = [ 65 ]; } );\n",
+		 env.drop, env.failed, s);
+	rc = h_run(&env, &out, "--check-config", "-c", env.conf, NULL);
+	cr_assert_eq(rc, 2, "done left out without keep_done = 0: exit %d\n%s", rc, out);
+	free(out);
+	h_config(&env,
+		 "drops = ( { name = \"d\"; path = \"%s\"; failed = \"%s\"; keep_done = 0;\n"
+		 "  command = [ \"%s\", \"{file}\" ]; no_retry = [ 65 ]; } );\n",
+		 env.drop, env.failed, s);
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000), "%s", h_slurp(env.log));
+	h_drop(&env, "a.sea", "x");
+	h_drop(&env, "bad.sea", "x");
+	cr_assert(h_wait_text(env.log, "event=done drop=d file=a.sea attempt=1 status=exit:0 to=-",
+			      10000), "%s", h_slurp(env.log));
+	cr_assert(h_wait_count(env.failed, ".sea", 1, 10000));
+	cr_assert_eq(h_count(env.drop, NULL), 0);
+	cr_assert_eq(h_count(env.done, NULL), 0);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}

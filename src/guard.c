@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "core.h"
@@ -91,6 +92,21 @@ int guard_blocked(struct drop *d)
 		loop_arm(&d->guard_recheck, now + GUARD_RECHECK_MS);
 	}
 	return d->disk_low;
+}
+
+int guard_room(int destfd, int srcfd)
+{
+	const struct sw_config *c = core_cfg();
+	int64_t avail = 0, limit = 0;
+	struct stat st;
+
+	if ((!c->min_free_bytes && !c->min_free_bp) || fstat(srcfd, &st) < 0)
+		return 1;
+	low(destfd, 0, &avail, &limit);
+	if (!avail && !limit)
+		return 1;   /* not known */
+	/* Blocks, not the size: holes are not copied (copy.c). */
+	return avail - (int64_t)st.st_blocks * 512 >= limit;
 }
 
 void guard_forget(struct drop *d)

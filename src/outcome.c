@@ -224,6 +224,13 @@ static int move_by_copy(int s, int destfd)
 	r.src = openat(d->sp.workfd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (r.src < 0)
 		return -1;
+	if (!guard_room(destfd, r.src)) {
+		/* The copy would take the destination below min_free: as if
+		 * it were full (set aside, said once), not filled to the brim. */
+		close(r.src);
+		errno = ENOSPC;
+		return -1;
+	}
 	j->destfd = fcntl(destfd, F_DUPFD_CLOEXEC, 0);
 	if (j->destfd < 0) {
 		close(r.src);

@@ -344,7 +344,10 @@ static char *status_as(uid_t uid, gid_t gid, long supp)
 			dprintf(pfd[1], "connect: %s", strerror(errno));
 			_exit(0);
 		}
-		if (send(fd, "status\0", 7, MSG_NOSIGNAL) < 0) {
+		/* A refusal may come (and the daemon close) before the
+		 * request is sent: the send fails, the answer is there. */
+		if (send(fd, "status\0", 7, MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+		    errno != ECONNRESET) {
 			dprintf(pfd[1], "send: %s", strerror(errno));
 			_exit(0);
 		}

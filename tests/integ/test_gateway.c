@@ -371,3 +371,30 @@ Test(gateway, keep_done_0_needs_no_done)
 	cr_assert_eq(h_count(env.done, NULL), 0);
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
 }
+
+/* Item 4: the look before a big copy.  done/ on another file system (a
+ * 2 MB tmpfs), min_free 1M: a 1.5 MB file would leave less, so it is set
+ * aside instead of copied; once done/ has room it goes there. */
+Test(gateway, a_copy_that_would_fill_done_waits)
+{
+	char *big = malloc(1536 * 1024 + 1);
+
+	cr_assert_not_null(big);
+	memset(big, 'b', 1536 * 1024);
+	big[1536 * 1024] = '\0';
+	h_tmpfs(&env, env.done, "size=2m,mode=0755");
+	h_config_simple(&env, catter(), "", "min_free = \"1M\";");
+	setenv("SEAWATCH_RECOVER_MS", "500", 1);
+	h_start(&env, NULL);
+	unsetenv("SEAWATCH_RECOVER_MS");
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "big.sea", big);
+	free(big);
+	cr_assert(h_wait_text(env.log, "event=move-failed drop=d file=big.sea", 10000),
+		  "%s", h_slurp(env.log));
+	cr_assert_eq(h_count(env.done, NULL), 0, "the copy was made anyway");
+	/* Room: the set-aside file goes on. */
+	cr_assert_eq(system(h_fmt("mount -o remount,size=8m %s", env.done)), 0);
+	cr_assert(h_wait_count(env.done, ".sea", 1, 15000), "%s", h_slurp(env.log));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}

@@ -137,8 +137,8 @@ static void delivered(int s, const char *final)
 	/* The outcome line comes once the file (and its sidecar) are in
 	 * place, so whoever reacts to it finds them: it says where. */
 	if (final)
-		snprintf(to, sizeof(to), "%s/%s", j->to_failed ? d->cfg->failed : d->cfg->done,
-			 final);
+		snprintf(to, sizeof(to), "%s/%s", j->to_failed ? d->cfg->failed :
+			 d->cfg->done ? d->cfg->done : "(done, since removed)", final);
 	else
 		snprintf(to, sizeof(to), "-");   /* deleted (keep_done = 0, no done/) */
 	if (j->to_failed)
@@ -164,7 +164,8 @@ static void move_failed(int s, int err)
 {
 	struct job *j = JOB(s);
 	struct drop *d = j->drop;
-	const char *dest = j->to_failed ? d->cfg->failed : d->cfg->done;
+	/* done may be gone from the config since (keep_done = 0, reloaded). */
+	const char *dest = j->to_failed ? d->cfg->failed : d->cfg->done ? d->cfg->done : "-";
 	int space = err == ENOSPC || err == EDQUOT || err == EFBIG;
 
 	if (spool_gone(&d->sp, s, j->name)) {

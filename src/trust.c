@@ -212,6 +212,12 @@ int tdir_fd(struct tdir *d, int64_t now)
 	struct stat st;
 	int fd;
 
+	if (!d->path) {
+		/* Never opened (done/ added by a reload that could not open
+		 * it): a move fails and is tried again, nothing is touched. */
+		errno = ENOENT;
+		return -1;
+	}
 	if (now - d->checked_ms < 1000)
 		return d->fd;
 	d->checked_ms = now;

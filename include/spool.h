@@ -184,6 +184,8 @@ int spool_mark(struct spool *sp, int slot, int n, char tag, const char *text,
 char *spool_marked_sidecar(struct spool *sp, int slot, size_t *len);
 /* 1 if the job's file is no longer in its slot directory. */
 int spool_gone(struct spool *sp, int slot, const char *name);
+/* NAME is a sidecar's (ends in .error). */
+int spool_is_sidecar(const char *name);
 /* The sidecar's name for FINAL into BUF (NAME_MAX + 1 bytes). */
 void spool_sidecar_name(const char *final, char *buf);
 /* Write DESTFD/FINAL.error with TEXT (never overwriting), mode

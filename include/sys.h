@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 int64_t sys_now_ms(void);                     /* CLOCK_MONOTONIC, ms */
+int64_t sys_unix_ms(void);                    /* CLOCK_REALTIME, ms (the vDSO's: no system call) */
 ssize_t sys_send(int fd, const void *buf, size_t len);   /* MSG_NOSIGNAL */
 int sys_kill(pid_t pid, int sig);
 pid_t sys_waitpid(pid_t pid, int *wstatus, int options);

@@ -279,7 +279,6 @@ static int settle_event(struct drop *d, const char *name)
 static int settled(struct drop *d, const char *name, unsigned char dtype)
 {
 	struct settle_sig sig;
-	struct timespec now;
 	struct stat st;
 	int64_t age;
 
@@ -292,9 +291,7 @@ static int settled(struct drop *d, const char *name, unsigned char dtype)
 	if (!S_ISREG(st.st_mode))
 		return 1;
 	sig_of(&st, &sig);
-	clock_gettime(CLOCK_REALTIME, &now);
-	age = ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
-	       (sig.mtime_ns > sig.ctime_ns ? sig.mtime_ns : sig.ctime_ns)) / 1000000;
+	age = sys_unix_ms() - (sig.mtime_ns > sig.ctime_ns ? sig.mtime_ns : sig.ctime_ns) / 1000000;
 	if (age >= d->cfg->settle_ms && !being_written(d->sp.dropfd, name))
 		return 1;
 	/* Changed lately (or stamped in the future: a clock set back):

@@ -130,12 +130,10 @@ static void slice(void *arg)
 		return;
 	}
 	while (n < SLICE && (de = readdir(R.dir))) {
-		size_t l = strlen(de->d_name);
-
 		/* Sidecars stay (they go with their file), whatever the
 		 * pattern. */
 		if (de->d_name[0] == '.' || !intake_matches(d, de->d_name) ||
-		    (l > 6 && !strcmp(de->d_name + l - 6, ".error")))
+		    spool_is_sidecar(de->d_name))
 			continue;
 		n++;
 		/* Failed again since the start: not taken a second time. */

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -59,14 +58,6 @@ struct tracker {
 };
 
 static struct tracker *T;
-
-static int64_t unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct rfile *at(struct tracker *t, size_t i)
 {
@@ -138,13 +129,6 @@ static int by_mtime(const void *a, const void *b)
 	return x->mtime_ms < y->mtime_ms ? -1 : x->mtime_ms > y->mtime_ms;
 }
 
-static int is_sidecar(const char *name)
-{
-	size_t l = strlen(name);
-
-	return l > 6 && !strcmp(name + l - 6, ".error");
-}
-
 static void step(void *arg);
 
 /* The next thing to do: a slice now, the oldest file's expiry, or nothing. */
@@ -153,7 +137,7 @@ static void schedule(struct tracker *t, int now)
 	if (now)
 		loop_arm(&t->t, sys_now_ms());
 	else if (t->n && t->keep_ms >= 0)
-		loop_arm(&t->t, sys_now_ms() + (at(t, 0)->mtime_ms + t->keep_ms - unix_ms()) + 1);
+		loop_arm(&t->t, sys_now_ms() + (at(t, 0)->mtime_ms + t->keep_ms - sys_unix_ms()) + 1);
 	else
 		loop_cancel(&t->t);
 }
@@ -162,7 +146,7 @@ static void step(void *arg)
 {
 	struct tracker *t = arg;
 	int dfd = tdir_fd(&t->dir, sys_now_ms()), n = 0;
-	int64_t now = unix_ms();
+	int64_t now = sys_unix_ms();
 
 	if (t->walk) {
 		struct dirent *e;
@@ -170,7 +154,7 @@ static void step(void *arg)
 		while (n++ < SLICE && (e = readdir(t->walk))) {
 			int64_t mt, size;
 
-			if (e->d_name[0] == '.' || (t->failed && is_sidecar(e->d_name)))
+			if (e->d_name[0] == '.' || (t->failed && spool_is_sidecar(e->d_name)))
 				continue;
 			if ((size = size_of(t, dfd, e->d_name, &mt)) >= 0 && push(t, e->d_name, mt, size) < 0)
 				break;   /* out of memory: what is known is kept */
@@ -196,7 +180,7 @@ static void step(void *arg)
 			for (size_t k = t->n; k-- > 0 && !met && at(t, k)->mtime_ms >= t->walk_ms;)
 				met = !strcmp(at(t, k)->name, t->late[i]);
 			if (!met && (size = size_of(t, dfd, t->late[i], NULL)) >= 0)
-				push(t, t->late[i], unix_ms(), size);
+				push(t, t->late[i], sys_unix_ms(), size);
 			free(t->late[i]);
 		}
 		free(t->late);
@@ -291,7 +275,7 @@ static void want(const char *path, int failed, int64_t keep_ms, int64_t keep_siz
 		return;
 	}
 	t->failed = failed;
-	t->walk_ms = unix_ms() - 1000;   /* ctimes are a tick coarse */
+	t->walk_ms = sys_unix_ms() - 1000;   /* ctimes are a tick coarse */
 	t->keep_ms = keep_ms;
 	t->keep_size = keep_size;
 	t->used = 1;
@@ -347,7 +331,7 @@ void retain_added(struct drop *d, int to_failed, const char *final)
 	}
 	if ((size = size_of(t, tdir_fd(&t->dir, sys_now_ms()), final, NULL)) < 0)
 		return;
-	if (push(t, final, unix_ms(), size) < 0)
+	if (push(t, final, sys_unix_ms(), size) < 0)
 		return;
 	if ((t->keep_size >= 0 && t->total > t->keep_size) || t->keep_ms == 0)
 		schedule(t, 1);

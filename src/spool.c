@@ -684,6 +684,13 @@ int spool_gone(struct spool *sp, int slot, const char *name)
 	return fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 
+int spool_is_sidecar(const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 6 && !strcmp(name + l - 6, ".error");
+}
+
 void spool_sidecar_name(const char *final, char *buf)
 {
 	size_t fl = strlen(final);

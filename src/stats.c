@@ -4,9 +4,9 @@
 #include "stats.h"
 
 #include "log.h"
+#include "sys.h"
 
 #include <stdio.h>
-#include <time.h>
 
 const double stats_dur_bounds[STATS_DUR_BUCKETS] = {
 	0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300
@@ -22,15 +22,6 @@ void stats_inc(enum sw_stat s)
 		changed();
 }
 
-/* The vDSO's clock: no system call. */
-static double unix_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void stats_outcome(struct drop_stats *ds, int failed, int64_t dur_ms)
 {
 	double s = (double)dur_ms / 1000.0;
@@ -41,7 +32,7 @@ void stats_outcome(struct drop_stats *ds, int failed, int64_t dur_ms)
 		return;
 	}
 	ds->done++;
-	ds->last_done = unix_now();
+	ds->last_done = (double)sys_unix_ms() / 1000.0;
 	while (b < STATS_DUR_BUCKETS && s > stats_dur_bounds[b])
 		b++;
 	ds->dur[b]++;
@@ -54,7 +45,7 @@ void stats_failure(struct drop_stats *ds, const char *final, const char *status,
 	snprintf(ds->last_fail, sizeof(ds->last_fail), "%s", final);
 	snprintf(ds->last_fail_status, sizeof(ds->last_fail_status), "%s", status);
 	snprintf(ds->last_fail_reason, sizeof(ds->last_fail_reason), "%s", reason ? reason : "");
-	ds->last_fail_time = unix_now();
+	ds->last_fail_time = (double)sys_unix_ms() / 1000.0;
 }
 
 void stats_on_change(void (*fn)(void))

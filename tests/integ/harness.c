@@ -734,6 +734,23 @@ int h_run(struct h_env *e, char **out, ...)
 	return run_argv(e, argv, out);
 }
 
+int h_one_runs_two_wait(struct h_env *e, const char *global)
+{
+	const char *s = h_script(e, "wait.sh", "while [ ! -e \"$2/go\" ]; do sleep 0.02; done\n");
+
+	h_config_simple(e, h_fmt("[\"%s\", \"{file}\", \"%s\"]", s, e->out), "",
+			h_fmt("workers = 1;\n%s", global));
+	h_start(e, "-v", NULL);
+	if (!h_wait_ready(e, 10000))
+		return 0;
+	h_drop(e, "a.sea", "x");
+	h_drop(e, "b.sea", "x");
+	h_drop(e, "c.sea", "x");
+	for (int i = 0; i < 250 && h_count_text(e->log, "event=start drop=d") < 3; i++)
+		nap_ms(20);
+	return h_count_text(e->log, "event=start drop=d") == 3;
+}
+
 const char *h_ctl_path(void)
 {
 	static char path[PATH_MAX];

@@ -62,6 +62,10 @@ int h_wait_ready(struct h_env *e, int ms);
  * deadline 60 s; returns the exit status (0-255, or 128+signal), and if
  * OUT is not NULL a malloc'd copy of stdout+stderr. */
 int h_run(struct h_env *e, char **out, ...) __attribute__((sentinel));
+/* One worker running out/wait.sh (until out/go exists) on drop "d", started
+ * with -v and GLOBAL settings; three files dropped: 1 if one runs and two
+ * were sent ahead to it (three event=start lines). */
+int h_one_runs_two_wait(struct h_env *e, const char *global);
 /* The control socket the tests configure: root/run/control.sock. */
 const char *h_sock(const struct h_env *e);
 /* seawatchctl: $SEAWATCHCTL, or beside seawatchd. */

@@ -469,23 +469,12 @@ Test(control, an_unsafe_socket_directory_is_refused)
 	free(out);
 }
 
-/* One worker, a command that waits for out/go, three files: one runs, two
- * are sent ahead to the worker (not started).  GLOBAL: more settings. */
+/* One runs, two wait (sent ahead), with the control socket. */
 static void one_runs_two_wait(const char *global)
 {
-	const char *s = h_script(&env, "wait.sh",
-		"while [ ! -e \"$2/go\" ]; do sleep 0.02; done\n");
-
-	config(h_fmt("[\"%s\", \"{file}\", \"%s\"]", s, env.out), "",
-	       h_fmt("workers = 1;\n%s", global));
-	h_start(&env, "-v", NULL);
-	cr_assert(h_wait_ready(&env, 10000));
-	h_drop(&env, "a.sea", "x");
-	h_drop(&env, "b.sea", "x");
-	h_drop(&env, "c.sea", "x");
-	for (int i = 0; i < 250 && h_count_text(env.log, "event=start drop=d") < 3; i++)
-		usleep(20000);
-	cr_assert_eq(h_count_text(env.log, "event=start drop=d"), 3);
+	cr_assert(h_one_runs_two_wait(&env, h_fmt("control_socket = \"%s\";\n%s", h_sock(&env),
+						  global)),
+		  "not one running and two sent ahead:\n%s", h_slurp(env.log));
 }
 
 /* Item 3: paused, the running command finishes, the jobs queued (even

@@ -93,20 +93,8 @@ Test(status, ps_shows_what_each_worker_runs)
  * counters said running=3 with one worker). */
 Test(status, running_means_a_command_is_running)
 {
-	const char *s = h_script(&env, "wait.sh",
-		"while [ ! -e \"$2/go\" ]; do sleep 0.02; done\n");
-
-	h_config_simple(&env, h_fmt("[\"%s\", \"{file}\", \"%s\"]", s, env.out), "",
-			"workers = 1;");
-	h_start(&env, "-v", NULL);
-	cr_assert(h_wait_ready(&env, 10000));
-	h_drop(&env, "a.sea", "x");
-	h_drop(&env, "b.sea", "x");
-	h_drop(&env, "c.sea", "x");
 	/* All three handed to the one worker: one started, two sent ahead. */
-	for (int i = 0; i < 250 && h_count_text(env.log, "event=start drop=d") < 3; i++)
-		usleep(20000);
-	cr_assert_eq(h_count_text(env.log, "event=start drop=d"), 3);
+	cr_assert(h_one_runs_two_wait(&env, ""), "not one started and two sent ahead");
 	kill(env.pid, SIGUSR1);
 	cr_assert(h_wait_text(env.log, "event=counters", 5000));
 	cr_assert(h_wait_text(env.log, "queued=2 running=1 waiting=0", 100),

@@ -7,6 +7,9 @@
 #ifndef SW_CONFIG_H
 #define SW_CONFIG_H
 
+/* The deepest max_depth accepted: a drop's subdirectories, levels down. */
+#define SW_DEPTH_MAX 32
+
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -33,6 +36,8 @@ struct sw_drop {
 	int64_t backoff_ms;    /* delay before the first retry */
 	int64_t backoff_max_ms;
 	int64_t kill_grace_ms; /* SIGTERM, then SIGKILL after this */
+	int recursive;         /* files in subdirectories too (SPEC §9) */
+	int max_depth;         /* ... at most this many levels down */
 	int64_t settle_ms;     /* a file is taken once unchanged this long (0: at its close) */
 	int64_t keep_done_ms;  /* retention: older files of done/ are deleted; -1: keep */
 	int64_t keep_failed_ms;
@@ -94,8 +99,10 @@ int cnf_parse_duration(const char *text, int64_t *ms);
 int cnf_parse_space(const char *text, int64_t *bytes, int *bp);
 
 /*
- * Expand the placeholders {file} {name} {drop} {attempt} in TMPL into DST
- * (size DSTSZ).  Returns the length written, or -1 if it does not fit or the
+ * Expand the placeholders {file} {name} {relpath} {drop} {attempt} in TMPL
+ * into DST (size DSTSZ).  NAME is the file's path relative to the drop
+ * ({relpath}; "device42/x.sea" in a recursive drop); {name} is its last
+ * component.  Returns the length written, or -1 if it does not fit or the
  * template names an unknown placeholder.  "{{" and "}}" are literal braces.
  * (A NULL FILE, NAME or DROP expands to "".)
  */

@@ -22,6 +22,7 @@
 
 struct cfgref;
 struct settle_tab;
+struct tree_walk;
 
 struct drop {
 	uint32_t id;
@@ -38,17 +39,19 @@ struct drop {
 	int64_t guard_at;  /* its last look at the free space */
 	struct timer guard_recheck;  /* while low: look again */
 	int njobs;
-	DIR *scan;         /* scan pass in progress (intake.c) */
+	struct tree_walk *scan;  /* scan pass in progress (intake.c) */
 	uint32_t spool_id; /* names sp's attempts table to the workers */
 	int dirty;         /* a scan is needed */
 	struct tdir done, failed;  /* held open (trust.h) */
 	int64_t skip_window;       /* start of the minute of skip warnings */
 	int skip_logged;           /* warnings in it */
 	unsigned skip_quiet;       /* skips not warned about in it */
-	char **subdirs;            /* subdirectories said to be ignored */
+	char **subdirs;            /* subdirectories said to be ignored (too deep) */
 	int nsubdirs;
 	int subdirs_more;          /* more than those: said once */
 	struct timer claim_retry;  /* a claim failed: scanned again then */
+	int unwatched;             /* subdirectories the kernel would not watch */
+	struct timer poll;         /* ... so the drop is scanned every POLL_MS */
 	struct drop_stats st;      /* its counters (the metrics file) */
 	struct settle_tab *settle; /* files waiting to settle (settle.c) */
 	struct drop *next;
@@ -80,7 +83,9 @@ void drop_job_added(struct drop *d);
 void drop_job_released(struct drop *d);
 /* A claim failed: scan the drop again after DELAY ms. */
 void drop_claim_later(struct drop *d, int64_t delay);
-/* The watcher's news. */
+/* The watcher's news.  drop_unwatched: subdirectory REL of D could not be
+ * watched (ERR): D is polled; ERR 0: every one is watched again. */
+void drop_unwatched(struct drop *d, int err, const char *rel);
 void drops_overflow(void);
 void drop_lost(struct drop *d);
 void drop_back(struct drop *d);

@@ -17,10 +17,14 @@ void intake_init(void);
 int intake_refill(int budget);
 /* NAME is one of D's files (its pattern; never a dot-name). */
 int intake_matches(const struct drop *d, const char *name);
-/* A subdirectory NAME in D: its files are not taken (no recursion);
- * said once per name (at most SUBDIRS_SAID names a drop). */
-void intake_subdir(struct drop *d, const char *name);
-/* The watcher saw NAME in D (CREATED: a link, probed first). */
+/* A subdirectory REL (its path in the drop) whose files are not taken: D
+ * is not recursive, or REL is deeper than max_depth.  Said once per path
+ * (at most SUBDIRS_SAID paths a drop). */
+void intake_subdir(struct drop *d, const char *rel);
+/* End D's scan pass, if one is under way. */
+void intake_scan_end(struct drop *d);
+/* The watcher saw NAME (its path in the drop) in D (CREATED: a link,
+ * probed first). */
 void intake_file(struct drop *d, const char *name, int created);
 /* Take job S (JS_NEW) over: into the queue, or its private copy first. */
 void intake_admit(int s);

@@ -8,7 +8,7 @@
  * the drop named DROP whose spool is S:
  *   S/DROP/run.<pid>.<stamp>.<k>/lock      flock'ed while the daemon lives
  *   S/DROP/run.<pid>.<stamp>.<k>/attempts  one record per slot
- *   S/DROP/run.<pid>.<stamp>.<k>/<slot>/NAME (+ .sidecar)
+ *   S/DROP/run.<pid>.<stamp>.<k>/<slot>/NAME (+ .sidecar, .relpath)
  *   S/DROP/held/<tag><n>.<time>.<run>.<k>/NAME (+ .sidecar)  files set aside
  * Directories are 0700, or 0710 with the commands' group when commands run
  * as another user (they must reach {file}, never list or change it); files
@@ -61,6 +61,12 @@ static inline int spool_rec_put(int fd, int slot, int n, char tag)
  * copy's temporary name there and, once complete, its inode. */
 #define SPOOL_MOVING ".moving"
 
+/* <slot>/.relpath: a symlink whose text is the directory in the drop the
+ * slot's file came from ("device42"); absent for a file at the top.  The
+ * functions below take a job's NAME as its path in the drop; in the slot
+ * it is its last component. */
+#define SPOOL_RELPATH ".relpath"
+
 /* The mode of every file the daemon owns or delivers. */
 #define SPOOL_FILE_MODE 0640
 
@@ -105,8 +111,11 @@ int spool_ckdir(int dirfd, const char *name, long gid);
 
 /* Make the attempts table hold NSLOTS records.  0 or -1. */
 int spool_reserve(struct spool *sp, int nslots);
-/* Claim drop/NAME into <slot>/ (whose record is zero).  0, or -1 (errno ENOENT: already gone). */
-int spool_claim(struct spool *sp, const char *name, int slot);
+/* Claim NAME (its path in the drop; its last component in SRCFD, the
+ * directory holding it) into <slot>/ (whose record is zero): the file is
+ * <slot>/BASE, and a NAME below the top is recorded in <slot>/.relpath.
+ * 0, or -1 (errno ENOENT: already gone). */
+int spool_claim(struct spool *sp, int srcfd, const char *name, int slot);
 
 /* What spool_seal() found about a claimed file. */
 enum seal {
@@ -142,8 +151,8 @@ int spool_set_attempts(struct spool *sp, int slot, int n);
 int spool_path(const struct spool *sp, int slot, const char *name, char *buf, size_t sz);
 
 /*
- * Move the claimed file into directory DESTFD under NAME, or NAME with a
- * counter before its extension if that is taken (never overwriting).  The
+ * Move the claimed file into directory DESTFD under NAME's last component,
+ * or that with a counter before its extension if taken (never overwriting).  The
  * slot's record (N attempts, verdict TAG) is then reset to zero.  FINAL
  * receives the base name used.  0, or -1 with errno (EXDEV: another file
  * system; copy it with spool_copy_out() first).

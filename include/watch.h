@@ -11,11 +11,18 @@
 
 #include <stdint.h>
 
+#include "tree.h"
+
 enum watch_type {
 	W_FILE = 1,   /* a file was closed after writing or moved in: name */
 	W_OVERFLOW,   /* the kernel queue overflowed: rescan every drop */
 	W_LOST,       /* the drop directory went away (deleted, moved, unmounted) */
 	W_BACK,       /* the drop directory is watched (again): rescan it */
+	W_TREE,       /* a subdirectory came (and is watched, with what is in
+		       * it): rescan the drop */
+	W_POLL,       /* created = errno: a subdirectory (name) could not be
+		       * watched, the drop must be rescanned now and then;
+		       * created = 0: every one is watched again */
 };
 
 /* watch_msg.created for a subdirectory. */
@@ -27,13 +34,16 @@ struct watch_msg {
 	uint32_t id;      /* drop id given to watch_set() */
 	uint32_t created; /* W_FILE from IN_CREATE (a link or a special file),
 			   * not from a close or a move; W_SUBDIR: a
-			   * subdirectory came */
-	char name[256];
+			   * subdirectory not taken came (its path) */
+	char name[TREE_REL_MAX];  /* a path in the drop: only len bytes are
+				   * sent, so a message stays below PIPE_BUF */
 };
 
 struct watch_target {
 	uint32_t id;
 	const char *path;
+	int recursive;    /* its subdirectories are watched too ... */
+	int max_depth;    /* ... this many levels down */
 };
 
 /* Initialise the library (its inotify descriptor: made before the many

@@ -75,7 +75,12 @@ int attempt_message(int s, char *buf, size_t *len)
 	off = proto_put(buf, off, env_lang);
 	snprintf(arg, sizeof(arg), "SEAWATCH_FILE=%s", path);
 	off = proto_put(buf, off, arg);
-	snprintf(arg, sizeof(arg), "SEAWATCH_NAME=%s", j->name);
+	/* NAME is the last component; RELPATH the path in the drop
+	 * ("device42/x.sea" in a recursive drop). */
+	snprintf(arg, sizeof(arg), "SEAWATCH_NAME=%s",
+		 strrchr(j->name, '/') ? strrchr(j->name, '/') + 1 : j->name);
+	off = proto_put(buf, off, arg);
+	snprintf(arg, sizeof(arg), "SEAWATCH_RELPATH=%s", j->name);
 	off = proto_put(buf, off, arg);
 	snprintf(arg, sizeof(arg), "SEAWATCH_DROP=%s", dc->name);
 	off = proto_put(buf, off, arg);
@@ -83,7 +88,7 @@ int attempt_message(int s, char *buf, size_t *len)
 	off = proto_put(buf, off, arg);
 	snprintf(arg, sizeof(arg), "SEAWATCH_MAX_ATTEMPTS=%d", dc->retries + 1);
 	off = proto_put(buf, off, arg);
-	m->envc = 8;
+	m->envc = 9;
 	snprintf(label, sizeof(label), "drop=%s file=%s attempt=%d", dc->name,
 		 log_q(j->name), j->n);
 	off = proto_put(buf, off, label);

@@ -68,6 +68,7 @@ enum kind {
 	K_OUTFILE,   /* char *, a file the daemon writes: its directory exists,
 		      * writable; canonical; the name not a dot-name */
 	K_SOCKET,    /* char *, an absolute path for a Unix socket, or "": none */
+	K_BOOL,      /* int 0/1, true or false */
 	K_SIZE,      /* int64_t bytes: 1048576, "500M", "2G" (default -1: unset) */
 	K_SPACE,     /* int64_t bytes at off, int hundredths of a percent at
 		      * off_n (one of them 0): "64M", "2G", 1048576, "2%" */
@@ -141,6 +142,9 @@ static const struct opt drop_opts[] = {
 	{ "kill_grace",  K_DURATION, 0, MS_HOUR, 5 * MS_SECOND, NULL, D(kill_grace_ms), 0, 0, NULL },
 	{ "no_retry",    K_CODES,    1, 255, 0, NULL, D(no_retry), D(n_no_retry), 0, NULL },
 	{ "settle",      K_DURATION, 0, MS_HOUR, 0, NULL, D(settle_ms), 0, 0, NULL },
+	/* SPEC §9: files in subdirectories, down to max_depth levels. */
+	{ "recursive",   K_BOOL,     0, 1, 0, NULL, D(recursive), 0, 0, NULL },
+	{ "max_depth",   K_INT,      1, SW_DEPTH_MAX, 8, NULL, D(max_depth), 0, 0, NULL },
 	/* Retention: unset (-1) keeps everything. */
 	{ "keep_done",   K_DURATION, 0, 3650 * MS_DAY, -1, NULL, D(keep_done_ms), 0, 0, NULL },
 	{ "keep_failed", K_DURATION, 0, 3650 * MS_DAY, -1, NULL, D(keep_failed_ms), 0, 0, NULL },
@@ -410,10 +414,10 @@ static const char *fmt_duration(int64_t ms, char *buf, size_t sz)
 /* Command templates                                                   */
 /* ------------------------------------------------------------------ */
 
-enum tok { T_END, T_TEXT, T_FILE, T_NAME, T_DROP, T_ATTEMPT, T_BAD };
+enum tok { T_END, T_TEXT, T_FILE, T_NAME, T_RELPATH, T_DROP, T_ATTEMPT, T_BAD };
 
 static const struct { const char *name; enum tok tok; } placeholders[] = {
-	{ "file", T_FILE }, { "name", T_NAME }, { "drop", T_DROP },
+	{ "file", T_FILE }, { "name", T_NAME }, { "relpath", T_RELPATH }, { "drop", T_DROP },
 	{ "attempt", T_ATTEMPT },
 };
 
@@ -483,7 +487,7 @@ int cnf_template_ok(const char *tmpl)
 int cnf_expand(const char *tmpl, const char *file, const char *name,
 	       const char *drop, int attempt, char *dst, size_t dstsz)
 {
-	const char *p = tmpl, *s;
+	const char *p = tmpl, *s, *base = name ? strrchr(name, '/') : NULL;
 	char num[24];
 	size_t n = 0, len = 0;
 	enum tok t;
@@ -495,7 +499,8 @@ int cnf_expand(const char *tmpl, const char *file, const char *name,
 		switch (t) {
 		case T_TEXT:                                  break;
 		case T_FILE:    s = file ? file : "";         n = strlen(s); break;
-		case T_NAME:    s = name ? name : "";         n = strlen(s); break;
+		case T_NAME:    s = base ? base + 1 : name ? name : ""; n = strlen(s); break;
+		case T_RELPATH: s = name ? name : "";         n = strlen(s); break;
 		case T_DROP:    s = drop ? drop : "";         n = strlen(s); break;
 		case T_ATTEMPT: s = num;                      n = strlen(s); break;
 		default:        dst[0] = '\0';                return -1;
@@ -943,7 +948,7 @@ static int get_command(struct ctx *c, const config_setting_t *s,
 		}
 		if ((badp = tmpl_bad(v, &n)) != NULL) {
 			err_at(c, e, "unknown placeholder \"%.*s\" (known: {file} {name} "
-			       "{drop} {attempt}; {{ and }} for braces)", (int)n, badp);
+			       "{relpath} {drop} {attempt}; {{ and }} for braces)", (int)n, badp);
 			bad = 1;
 			continue;
 		}
@@ -1028,6 +1033,13 @@ static int set_value(struct ctx *c, const config_setting_t *s,
 		return 0;
 	case K_ENUM:
 		return set_enum(c, s, o, base);
+	case K_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			err_at(c, s, "expected true or false");
+			return -1;
+		}
+		*FIELD(base, o->off, int) = config_setting_get_bool(s);
+		return 0;
 	case K_USER:
 	case K_GROUP:
 		if (!(str = get_string(c, s)))
@@ -1203,6 +1215,7 @@ static int set_defaults(const struct opt *table, void *base)
 		switch (o->kind) {
 		case K_INT:
 		case K_ENUM:
+		case K_BOOL:
 			*FIELD(base, o->off, int) = (int)o->def;
 			if (o->flags & F_NCPUS) {
 				long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1932,8 +1945,9 @@ void cnf_summary(const struct sw_config *cfg, FILE *out)
 			fputc('-', out);
 		for (int k = 0; k < d->n_no_retry; k++)
 			fprintf(out, "%s%d", k ? "," : "", d->no_retry[k]);
-		fprintf(out, "\ndrop %s: spool=%s settle=%s keep_done=%s keep_failed=%s "
-			"keep_done_size=%lld keep_failed_size=%lld\n", d->name, d->spool,
+		fprintf(out, "\ndrop %s: spool=%s recursive=%s max_depth=%d settle=%s keep_done=%s "
+			"keep_failed=%s keep_done_size=%lld keep_failed_size=%lld\n", d->name, d->spool,
+			d->recursive ? "true" : "false", d->max_depth,
 			fmt_duration(d->settle_ms, a, sizeof a),
 			d->keep_done_ms < 0 ? "-" : fmt_duration(d->keep_done_ms, b, sizeof b),
 			d->keep_failed_ms < 0 ? "-" : fmt_duration(d->keep_failed_ms, e, sizeof e),

@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "fileio.h"
 #include "guard.h"
+#include "intake.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
@@ -51,9 +52,7 @@ static void drop_close(struct drop *d)
 {
 	int i;
 
-	if (d->scan)
-		closedir(d->scan);
-	d->scan = NULL;
+	intake_scan_end(d);
 	if (d->open) {
 		for (i = 0; i < pool_size(); i++)
 			pool_send_spool(i, d->spool_id, -1);
@@ -77,6 +76,7 @@ static void drop_destroy(struct drop *d)
 			break;
 		}
 	loop_cancel(&d->claim_retry);
+	loop_cancel(&d->poll);
 	guard_forget(d);
 	for (int i = 0; i < d->nsubdirs; i++)
 		free(d->subdirs[i]);
@@ -181,6 +181,36 @@ static void claim_due(void *arg)
 	d->dirty = 1;
 }
 
+/* Subdirectories the kernel would not watch: the drop is scanned every
+ * POLL_MS instead (their files wait that long at most). */
+#define POLL_MS 5000
+
+static void poll_due(void *arg)
+{
+	struct drop *d = arg;
+
+	d->dirty = 1;
+	loop_arm(&d->poll, sys_now_ms() + POLL_MS);
+}
+
+void drop_unwatched(struct drop *d, int err, const char *rel)
+{
+	if (err && !d->unwatched) {
+		log_warn("event=watch-limit drop=%s dir=%s error=%s action=poll poll_ms=%d note=%s",
+			 d->cfg->name, log_q(rel), log_q(strerror(err)), POLL_MS,
+			 log_q(err == ENOSPC ? "fs.inotify.max_user_watches reached: raise it "
+			       "(sysctl), or fewer subdirectories" :
+			       "subdirectories not watched: scanned instead"));
+		loop_arm(&d->poll, sys_now_ms() + POLL_MS);
+	} else if (!err && d->unwatched) {
+		log_info("event=watch-ok drop=%s note=%s", d->cfg->name,
+			 log_q("every subdirectory is watched again"));
+		loop_cancel(&d->poll);
+	}
+	d->unwatched = err != 0;
+	d->dirty = 1;
+}
+
 static struct drop *drop_new(struct cfgref *ref, const struct sw_drop *dc)
 {
 	struct drop *d = calloc(1, sizeof(*d));
@@ -193,6 +223,7 @@ static struct drop *drop_new(struct cfgref *ref, const struct sw_drop *dc)
 	ref->refs++;
 	d->cfg = dc;
 	timer_init(&d->claim_retry, claim_due, d);
+	timer_init(&d->poll, poll_due, d);
 	timer_init(&d->guard_recheck, NULL, NULL);
 	d->next = D.list;
 	D.list = d;
@@ -241,9 +272,7 @@ void drop_lost(struct drop *d)
 {
 	log_err("event=drop-lost drop=%s path=%s", d->cfg->name, log_q(d->cfg->path));
 	d->lost = 1;
-	if (d->scan)
-		closedir(d->scan);
-	d->scan = NULL;
+	intake_scan_end(d);
 	/* Its files are looked at again when it is back. */
 	settle_forget(d);
 }
@@ -300,6 +329,8 @@ static struct watch_target *watch_targets(int *n)
 		if (!d->retiring) {
 			t[*n].id = d->id;
 			t[*n].path = d->cfg->path;
+			t[*n].recursive = d->cfg->recursive;
+			t[*n].max_depth = d->cfg->max_depth;
 			(*n)++;
 		}
 	return t;

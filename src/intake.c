@@ -30,6 +30,7 @@
 #include "settle.h"
 #include "stats.h"
 #include "sys.h"
+#include "tree.h"
 
 #define SEAL_RETRY_MS   5000   /* a private copy that failed is tried again */
 #define SKIP_LOG_MAX    10     /* skip warnings per drop and minute; then counted */
@@ -56,7 +57,22 @@ static void release(int s)
 
 int intake_matches(const struct drop *d, const char *name)
 {
-	return name[0] != '.' && fnmatch(d->cfg->pattern, name, FNM_PERIOD) == 0;
+	const char *base = tree_base(name);
+
+	return base[0] != '.' && fnmatch(d->cfg->pattern, base, FNM_PERIOD) == 0;
+}
+
+/* The directory of D holding NAME (a path in the drop), never through a
+ * symlink an uploader swapped in; *BASE its last component.  Put it back
+ * with put_dir().  -1 (gone, or not a directory now). */
+static int open_dir(struct drop *d, const char *name, const char **base)
+{
+	return tree_dir(d->sp.dropfd, name, 0, base);
+}
+
+static void put_dir(struct drop *d, int fd)
+{
+	tree_put(fd, d->sp.dropfd);
 }
 
 static const char *type_name(mode_t m)
@@ -263,8 +279,12 @@ static int settle_event(struct drop *d, const char *name)
 {
 	struct settle_sig sig;
 	struct stat st;
+	const char *base;
+	int fd = open_dir(d, name, &base), r;
 
-	if (fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	r = fd >= 0 ? fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) : -1;
+	put_dir(d, fd);
+	if (r < 0)
 		return 1;   /* gone already */
 	if (!S_ISREG(st.st_mode))
 		return 0;
@@ -281,18 +301,28 @@ static int settled(struct drop *d, const char *name, unsigned char dtype)
 	struct settle_sig sig;
 	struct stat st;
 	int64_t age;
+	const char *base;
+	int fd, busy;
 
 	if ((dtype != DT_REG && dtype != DT_UNKNOWN) || !intake_matches(d, name))
 		return 1;
 	if (settle_waiting(d, name))
 		return 0;
-	if (fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if ((fd = open_dir(d, name, &base)) < 0)
 		return 0;
-	if (!S_ISREG(st.st_mode))
+	if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		put_dir(d, fd);
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		put_dir(d, fd);
 		return 1;
+	}
 	sig_of(&st, &sig);
 	age = sys_unix_ms() - (sig.mtime_ns > sig.ctime_ns ? sig.mtime_ns : sig.ctime_ns) / 1000000;
-	if (age >= d->cfg->settle_ms && !being_written(d->sp.dropfd, name))
+	busy = age >= d->cfg->settle_ms && being_written(fd, base);
+	put_dir(d, fd);
+	if (age >= d->cfg->settle_ms && !busy)
 		return 1;
 	/* Changed lately (or stamped in the future: a clock set back):
 	 * watched from now on. */
@@ -309,11 +339,17 @@ static void settle_due(struct drop *d, const char *name, const struct settle_sig
 {
 	struct settle_sig sig;
 	struct stat st;
+	const char *base;
+	int fd = drop_usable(d) ? open_dir(d, name, &base) : -1, r, busy;
 
-	if (!drop_usable(d) || fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	r = fd >= 0 ? fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) : -1;
+	if (r == 0)
+		sig_of(&st, &sig);
+	busy = r == 0 && !memcmp(&sig, was, sizeof(sig)) && being_written(fd, base);
+	put_dir(d, fd);
+	if (r < 0)
 		return;   /* lost (scanned when back) or gone */
-	sig_of(&st, &sig);
-	if (memcmp(&sig, was, sizeof(sig)) || being_written(d->sp.dropfd, name)) {
+	if (memcmp(&sig, was, sizeof(sig)) || busy) {
 		settle_later(d, name, &sig, sys_now_ms() + d->cfg->settle_ms);
 		return;
 	}
@@ -333,18 +369,18 @@ void intake_init(void)
  * Claim NAME of drop D.  DTYPE from readdir, or DT_UNKNOWN.  PROBE: ask
  * whether it is still open for writing -- for what a scan finds or a link
  * brings; a file that raised IN_CLOSE_WRITE or IN_MOVED_TO was just closed
- * or renamed in by its writer.  1 if claimed.
+ * or renamed in by its writer.  1 if claimed.  DFD: the directory holding
+ * it, BASE its name there.
  */
-static int try_claim(struct drop *d, const char *name, unsigned char dtype, int probe)
+static int claim_in(struct drop *d, int dfd, const char *base, const char *name,
+		    unsigned char dtype, int probe)
 {
 	struct stat st;
 	int s;
 
-	if (!intake_matches(d, name))
-		return 0;
 	if (dtype != DT_REG) {
 		/* Refuse, do not follow: only regular files are processed. */
-		if (fstatat(d->sp.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return 0;
 		if (!S_ISREG(st.st_mode)) {
 			if (S_ISDIR(st.st_mode))
@@ -355,7 +391,7 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 			return 0;
 		}
 	}
-	if (probe && being_written(d->sp.dropfd, name)) {
+	if (probe && being_written(dfd, base)) {
 		log_debug("event=busy drop=%s file=%s reason=open-for-writing",
 			  d->cfg->name, log_q(name));
 		return 0;
@@ -363,7 +399,7 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 	s = claim_slot(d, name);
 	if (s < 0)
 		return 0;
-	if (spool_claim(&d->sp, name, s) < 0) {
+	if (spool_claim(&d->sp, dfd, name, s) < 0) {
 		if (errno != ENOENT && core_once()) {
 			/* A batch run does not wait for space: the file stays
 			 * in the drop, and the exit status says so. */
@@ -388,32 +424,83 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 	return 1;
 }
 
-/* One step of a drop's scan; 1 if a file was claimed, 0 at the end. */
+/* NAME (a path in D) claimed, as claim_in() says. */
+static int try_claim(struct drop *d, const char *name, unsigned char dtype, int probe)
+{
+	const char *base;
+	int fd, r;
+
+	if (!intake_matches(d, name))
+		return 0;
+	if ((fd = open_dir(d, name, &base)) < 0)
+		return 0;   /* its directory is gone, or was swapped for a symlink */
+	r = claim_in(d, fd, base, name, dtype, probe);
+	put_dir(d, fd);
+	return r;
+}
+
+/* A directory the scan met at REL, DEPTH levels down: entered if D is
+ * recursive and it is not too deep (nor a dot-name: the daemon's own, or
+ * an uploader's temporary); else said once. */
+static void scan_dir(struct drop *d, struct tree_walk *w)
+{
+	const char *name = tree_base(w->rel);
+
+	if (name[0] == '.')
+		return;
+	if (!d->cfg->recursive || w->depth + 1 > d->cfg->max_depth) {
+		intake_subdir(d, w->rel);
+		return;
+	}
+	if (tree_walk_enter(w) < 0)
+		log_warn("event=scan-failed drop=%s dir=%s error=%s", d->cfg->name,
+			 log_q(w->rel), log_q(strerror(errno)));
+}
+
+/* One step of a drop's scan (its subdirectories too, if it is recursive);
+ * 1 if a file was claimed, 0 at the end. */
 static int scan_step(struct drop *d)
 {
 	struct dirent *de;
 
 	if (!d->scan) {
-		if (!(d->scan = dir_list(d->sp.dropfd))) {
+		if (!(d->scan = malloc(sizeof(*d->scan))) || tree_walk_start(d->scan, d->sp.dropfd) < 0) {
 			log_err("event=scan-failed drop=%s error=%s", d->cfg->name,
 				log_q(strerror(errno)));
+			free(d->scan);
+			d->scan = NULL;
 			d->dirty = 0;  /* the next event or reload tries again */
 			return 0;
 		}
 		d->dirty = 0;
 	}
-	while ((de = readdir(d->scan)) && !timer_armed(&d->claim_retry)) {
-		if (de->d_type == DT_DIR) {
-			intake_subdir(d, de->d_name);
+	while (!timer_armed(&d->claim_retry) && (de = tree_walk_next(d->scan))) {
+		unsigned char t = de->d_type;
+		struct stat st;
+
+		if (t == DT_UNKNOWN && d->cfg->recursive &&
+		    fstatat(tree_walk_fd(d->scan), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode))
+			t = DT_DIR;
+		if (t == DT_DIR) {
+			scan_dir(d, d->scan);
 			continue;
 		}
-		if ((!d->cfg->settle_ms || settled(d, de->d_name, de->d_type)) &&
-		    try_claim(d, de->d_name, de->d_type, 1))
+		if ((!d->cfg->settle_ms || settled(d, d->scan->rel, t)) &&
+		    try_claim(d, d->scan->rel, t, 1))
 			return 1;
 	}
-	closedir(d->scan);
-	d->scan = NULL;
+	intake_scan_end(d);
 	return 0;
+}
+
+void intake_scan_end(struct drop *d)
+{
+	if (!d->scan)
+		return;
+	tree_walk_end(d->scan);
+	free(d->scan);
+	d->scan = NULL;
 }
 
 static int max_attempts(const struct drop *d)
@@ -424,7 +511,7 @@ static int max_attempts(const struct drop *d)
 /* One file left by a dead daemon; 1 if one was adopted. */
 static int recover_step(struct drop *d)
 {
-	char name[NAME_MAX + 1], tag = 0;
+	char name[TREE_REL_MAX], tag = 0;
 	int s = core_jobs()->free_head, n, r;
 
 	if (s < 0)
@@ -506,14 +593,19 @@ int intake_refill(int budget)
 
 #define SUBDIRS_SAID 64
 
-void intake_subdir(struct drop *d, const char *name)
+void intake_subdir(struct drop *d, const char *rel)
 {
 	char **grown;
+	int depth = 1;
 
-	if (name[0] == '.')
+	if (tree_base(rel)[0] == '.')
 		return;   /* the daemon's own, or hidden: not an upload */
+	for (const char *p = rel; *p; p++)
+		depth += *p == '/';
+	if (d->cfg->recursive && depth <= d->cfg->max_depth)
+		return;   /* taken */
 	for (int i = 0; i < d->nsubdirs; i++)
-		if (!strcmp(d->subdirs[i], name))
+		if (!strcmp(d->subdirs[i], rel))
 			return;
 	if (d->nsubdirs == SUBDIRS_SAID) {
 		if (!d->subdirs_more)
@@ -523,20 +615,28 @@ void intake_subdir(struct drop *d, const char *name)
 		return;
 	}
 	grown = realloc(d->subdirs, (size_t)(d->nsubdirs + 1) * sizeof(*grown));
-	if (!grown || !(grown[d->nsubdirs] = strdup(name))) {
+	if (!grown || !(grown[d->nsubdirs] = strdup(rel))) {
 		if (grown)
 			d->subdirs = grown;
 		return;
 	}
 	d->subdirs = grown;
 	d->nsubdirs++;
-	log_warn("event=subdir-ignored drop=%s dir=%s note=%s", d->cfg->name, log_q(name),
-		 log_q("files in subdirectories are not taken: this drop is not recursive"));
+	log_warn("event=subdir-ignored drop=%s dir=%s note=%s", d->cfg->name, log_q(rel),
+		 log_q(d->cfg->recursive ? "deeper than max_depth: its files are not taken" :
+		       "files in subdirectories are not taken: this drop is not recursive"));
 }
 
 void intake_file(struct drop *d, const char *name, int created)
 {
+	int depth = 0;
+
 	if (!drop_usable(d) || !intake_matches(d, name))
+		return;
+	/* Another drop on the directory may watch deeper than this one. */
+	for (const char *p = name; *p; p++)
+		depth += *p == '/';
+	if (depth > (d->cfg->recursive ? d->cfg->max_depth : 0))
 		return;
 	if (d->cfg->settle_ms && settle_event(d, name))
 		return;

@@ -243,6 +243,16 @@ static void on_watch(void *arg)
 			if (d)
 				drop_back(d);
 			break;
+		case W_TREE:
+			/* A subdirectory came, watched now: what was made
+			 * in it before is found by a scan. */
+			if ((d = drop_by_id(m.id)))
+				d->dirty = 1;
+			break;
+		case W_POLL:
+			if ((d = drop_by_id(m.id)))
+				drop_unwatched(d, (int)m.created, m.name);
+			break;
 		}
 	}
 	if (budget < 0)

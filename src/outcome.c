@@ -22,6 +22,7 @@
 #include "stats.h"
 #include "sys.h"
 #include "trust.h"
+#include "tree.h"
 
 #define DELIVER_RETRY_MS 5000  /* a move to done/failed that failed is tried again, */
 #define DELIVER_TRIES   3      /* ... after 5 s, 10 s, then the file is set aside */
@@ -109,17 +110,38 @@ static void sidecar_text(char **out, size_t *outlen, const struct job *j,
 	*out = s;
 }
 
-/* The move of job S is done (FINAL its name there; NULL: deleted, as
- * keep_done = 0 without done/ wants): sidecar, log line, and the slot is
- * free. */
-static void delivered(int s, const char *final)
+/* The sidecar of FINAL (its path in failed/) beside it. */
+static int write_sidecar(struct drop *d, const char *final, const char *text, size_t len)
+{
+	int top = tdir_fd(&d->failed, sys_now_ms()), fd, r;
+	const char *base;
+
+	if ((fd = tree_dir(top, final, 0, &base)) < 0)
+		return -1;
+	r = spool_sidecar(fd, base, text, len);
+	tree_put(fd, top);
+	return r;
+}
+
+/* The move of job S is done (BASE the name it got in its directory there;
+ * NULL: deleted, as keep_done = 0 without done/ wants): sidecar, log line,
+ * and the slot is free. */
+static void delivered(int s, const char *base)
 {
 	struct job *j = JOB(s);
 	struct drop *d = j->drop;
-	char to[PATH_MAX + NAME_MAX + 2];
+	char to[PATH_MAX + TREE_REL_MAX + 2], rel[TREE_REL_MAX + NAME_MAX + 1];
+	const char *final = NULL;
 
-	if (j->to_failed && j->sidecar &&
-	    spool_sidecar(tdir_fd(&d->failed, sys_now_ms()), final, j->sidecar, j->sidecar_len) < 0)
+	if (base) {
+		/* Its path in done/ or failed/: the one it had in the drop,
+		 * with the name it got. */
+		snprintf(rel, sizeof(rel), "%.*s%s", (int)(tree_base(j->name) - j->name), j->name,
+			 base);
+		final = rel;
+	}
+	if (j->to_failed && j->sidecar && final &&
+	    write_sidecar(d, final, j->sidecar, j->sidecar_len) < 0)
 		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
 			log_q(final), log_q(strerror(errno)));
 	if (final && strcmp(final, j->name))
@@ -221,7 +243,7 @@ static int move_by_copy(int s, int destfd)
 	char p[NAME_MAX + 32];
 
 	memset(&r, 0, sizeof(r));
-	snprintf(p, sizeof(p), "%d/%s", s, j->name);
+	snprintf(p, sizeof(p), "%d/%s", s, tree_base(j->name));
 	r.src = openat(d->sp.workfd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (r.src < 0)
 		return -1;
@@ -294,7 +316,7 @@ static int resume_move(int s, int destfd)
 		return 0;
 	}
 	/* Placed already?  Under its name or a collision name of it. */
-	for (n = 0; ino && spool_alt_name(j->name, n, cand, sizeof(cand)) == 0; n++) {
+	for (n = 0; ino && spool_alt_name(tree_base(j->name), n, cand, sizeof(cand)) == 0; n++) {
 		if (fstatat(destfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			break;
 		if (st.st_ino == ino) {
@@ -312,7 +334,8 @@ void outcome_deliver(int s)
 {
 	struct job *j = JOB(s);
 	struct drop *d = j->drop;
-	int destfd;
+	int top, destfd, e;
+	const char *base;
 	char final[NAME_MAX + 1];
 
 	if (!j->to_failed && !d->cfg->done) {
@@ -321,15 +344,25 @@ void outcome_deliver(int s)
 		delivered(s, NULL);
 		return;
 	}
-	destfd = tdir_fd(j->to_failed ? &d->failed : &d->done, sys_now_ms());
+	top = tdir_fd(j->to_failed ? &d->failed : &d->done, sys_now_ms());
+	/* A file of a subdirectory keeps its path: its directories are made
+	 * as needed, never through a symlink (ELOOP: set aside, as any move
+	 * that keeps failing). */
+	if ((destfd = tree_dir(top, j->name, 1, &base)) < 0 && base != j->name) {
+		move_failed(s, errno);
+		return;
+	}
 
 	if (j->resumed) {
 		j->resumed = 0;
-		if (resume_move(s, destfd))
+		if (resume_move(s, destfd)) {
+			tree_put(destfd, top);
 			return;
+		}
 	}
 
 	if (spool_deliver(&d->sp, s, j->n, j->tag, j->name, destfd, final, sizeof(final)) == 0) {
+		tree_put(destfd, top);
 		delivered(s, final);
 		return;
 	}
@@ -342,13 +375,18 @@ void outcome_deliver(int s)
 			j->tag = j->to_failed ? 'f' : 'd';
 		if (jobs_copies(core_jobs()) >= COPIES_MAX) {
 			/* Each copy holds descriptors: a burst waits its turn. */
+			tree_put(destfd, top);
 			core_wait(s, JE_MOVE_WAIT, COPY_WAIT_MS);
 			return;
 		}
-		if (move_by_copy(s, destfd) == 0)
+		if (move_by_copy(s, destfd) == 0) {
+			tree_put(destfd, top);
 			return;
+		}
 	}
-	move_failed(s, errno);
+	e = errno;
+	tree_put(destfd, top);
+	move_failed(s, e);
 }
 
 void outcome_finish(int s, int to_failed, const char *status, const char *reason, int64_t dur,

@@ -26,6 +26,7 @@
 #include "dirlist.h"
 #include "log.h"
 #include "spool.h"
+#include "tree.h"
 
 static void closefd(int *fd)
 {
@@ -150,6 +151,25 @@ static void finish_dead_run(struct spool *sp)
 	unlinkat(sp->seafd, sp->rec_name, AT_REMOVEDIR);
 }
 
+/* The file NAME of slot directory SFD came from a subdirectory of the drop
+ * (SPOOL_RELPATH): NAME becomes its path in the drop.  A record that does
+ * not make a sane path is ignored (the file goes to the top of done/). */
+static void relpath_of(int sfd, char *name, size_t namesz)
+{
+	char rel[TREE_REL_MAX], full[TREE_REL_MAX];
+	ssize_t n = readlinkat(sfd, SPOOL_RELPATH, rel, sizeof(rel) - 1);
+
+	if (n <= 0)
+		return;
+	rel[n] = '\0';
+	if (snprintf(full, sizeof(full), "%s/%s", rel, name) >= (int)sizeof(full) ||
+	    !tree_rel_ok(full) || strlen(full) >= namesz) {
+		log_warn("event=recover-relpath-ignored file=%s", log_q(name));
+		return;
+	}
+	memcpy(name, full, strlen(full) + 1);
+}
+
 /*
  * The one file in slot directory SFD (its leftovers -- sidecar temporaries,
  * a private copy never finished -- removed) into NAME.  1 if there is one;
@@ -165,7 +185,8 @@ static int slot_file(int sfd, char *name, size_t namesz)
 		struct stat st;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, ".sidecar") || !strcmp(de->d_name, SPOOL_MOVING))
+		    !strcmp(de->d_name, ".sidecar") || !strcmp(de->d_name, SPOOL_MOVING) ||
+		    !strcmp(de->d_name, SPOOL_RELPATH))
 			continue;
 		if (de->d_name[0] == '.' ||
 		    fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -181,6 +202,9 @@ static int slot_file(int sfd, char *name, size_t namesz)
 	if (!found) {
 		unlinkat(sfd, ".sidecar", 0);
 		unlinkat(sfd, SPOOL_MOVING, 0);
+		unlinkat(sfd, SPOOL_RELPATH, 0);
+	} else {
+		relpath_of(sfd, name, namesz);
 	}
 	return found;
 }
@@ -201,11 +225,18 @@ static int adopt(struct spool *sp, int srcdir, const char *src, int slot,
 	 * verdict before it takes the file. */
 	if (fd < 0 || spool_rec_put(sp->attfd, slot, n, tag) < 0)
 		goto fail;
-	snprintf(to, sizeof(to), "%s/%s", mine, name);
-	snprintf(from, sizeof(from), "%s/%s", src, name);
+	snprintf(to, sizeof(to), "%s/%s", mine, tree_base(name));
+	snprintf(from, sizeof(from), "%s/%s", src, tree_base(name));
 	if (renameat2(srcdir, from, sp->workfd, to, RENAME_NOREPLACE) < 0) {
 		spool_rec_put(sp->attfd, slot, 0, 0);
 		goto fail;
+	}
+	if (tree_base(name) != name) {
+		/* After the file: should its move fail, no record is left in
+		 * our slot to name the path of the slot's next file. */
+		snprintf(from, sizeof(from), "%s/" SPOOL_RELPATH, src);
+		snprintf(to, sizeof(to), "%s/" SPOOL_RELPATH, mine);
+		renameat(srcdir, from, sp->workfd, to);
 	}
 	if (tag == 'f') {
 		snprintf(from, sizeof(from), "%s/.sidecar", src);

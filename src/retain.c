@@ -23,13 +23,13 @@
 #include <unistd.h>
 
 #include "core.h"
-#include "dirlist.h"
 #include "drop.h"
 #include "log.h"
 #include "loop.h"
 #include "spool.h"
 #include "sys.h"
 #include "trust.h"
+#include "tree.h"
 
 #define SLICE 512   /* files listed or deleted per turn of the loop */
 
@@ -47,7 +47,8 @@ struct tracker {
 	struct rfile *v;       /* deque: v[(head + i) % cap], oldest first */
 	size_t head, n, cap;
 	int64_t total;
-	DIR *walk;             /* the listing under way, or NULL */
+	int depth;             /* subdirectory levels listed (recursive drops) */
+	struct tree_walk *walk;  /* the listing under way, or NULL */
 	int64_t walk_ms;       /* when it began (Unix ms) */
 	char **late;           /* files placed while it lists: added after it */
 	size_t nlate;
@@ -99,8 +100,9 @@ static void pop(struct tracker *t)
 	t->n--;
 }
 
-/* SIZE of NAME in DFD with its sidecar (failed/), or -1 if it is no file. */
-static int64_t size_of(struct tracker *t, int dfd, const char *name, int64_t *mtime_ms)
+/* SIZE of NAME (its base name) in DFD with its sidecar (failed/), or -1 if
+ * it is no file. */
+static int64_t size_in(struct tracker *t, int dfd, const char *name, int64_t *mtime_ms)
 {
 	struct stat st;
 	int64_t size;
@@ -120,6 +122,41 @@ static int64_t size_of(struct tracker *t, int dfd, const char *name, int64_t *mt
 			size += st.st_size;
 	}
 	return size;
+}
+
+/* The same for NAME, a path in the tracker's directory. */
+static int64_t size_of(struct tracker *t, int top, const char *name, int64_t *mtime_ms)
+{
+	const char *base;
+	int fd = tree_dir(top, name, 0, &base);
+	int64_t size;
+
+	if (fd < 0)
+		return -1;
+	size = size_in(t, fd, base, mtime_ms);
+	tree_put(fd, top);
+	return size;
+}
+
+/* Delete NAME (a path in the tracker's directory) and its sidecar. */
+static int delete(struct tracker *t, int top, const char *name)
+{
+	const char *base;
+	int fd = tree_dir(top, name, 0, &base), r;
+
+	if (fd < 0)
+		return -1;
+	r = unlinkat(fd, base, 0);
+	if ((r == 0 || errno == ENOENT) && t->failed) {
+		char side[NAME_MAX + 1];
+		int e = errno;
+
+		spool_sidecar_name(base, side);
+		unlinkat(fd, side, 0);
+		errno = e;
+	}
+	tree_put(fd, top);
+	return r;
 }
 
 static int by_mtime(const void *a, const void *b)
@@ -151,19 +188,27 @@ static void step(void *arg)
 	if (t->walk) {
 		struct dirent *e;
 
-		while (n++ < SLICE && (e = readdir(t->walk))) {
+		while (n++ < SLICE && (e = tree_walk_next(t->walk))) {
 			int64_t mt, size;
 
 			if (e->d_name[0] == '.' || (t->failed && spool_is_sidecar(e->d_name)))
 				continue;
-			if ((size = size_of(t, dfd, e->d_name, &mt)) >= 0 && push(t, e->d_name, mt, size) < 0)
+			if (e->d_type == DT_DIR) {
+				/* A recursive drop's files keep their paths. */
+				if (t->walk->depth < t->depth)
+					tree_walk_enter(t->walk);
+				continue;
+			}
+			if ((size = size_in(t, tree_walk_fd(t->walk), e->d_name, &mt)) >= 0 &&
+			    push(t, t->walk->rel, mt, size) < 0)
 				break;   /* out of memory: what is known is kept */
 		}
 		if (n > SLICE) {
 			schedule(t, 1);
 			return;
 		}
-		closedir(t->walk);
+		tree_walk_end(t->walk);
+		free(t->walk);
 		t->walk = NULL;
 		/* One sort, in place: nothing was popped, so the deque runs
 		 * from 0. */
@@ -195,13 +240,7 @@ static void step(void *arg)
 		if (!(t->keep_size >= 0 && t->total > t->keep_size) &&
 		    !(t->keep_ms >= 0 && f->mtime_ms + t->keep_ms <= now))
 			break;
-		if (unlinkat(dfd, f->name, 0) == 0 || errno == ENOENT) {
-			if (t->failed) {
-				char side[NAME_MAX + 1];
-
-				spool_sidecar_name(f->name, side);
-				unlinkat(dfd, side, 0);
-			}
+		if (delete(t, dfd, f->name) == 0 || errno == ENOENT) {
 			t->deleted++;
 			t->deleted_bytes += (unsigned long long)f->size;
 			log_debug("event=retention-deleted dir=%s file=%s", log_q(t->path),
@@ -235,7 +274,8 @@ static void tracker_free(struct tracker *t)
 {
 	loop_cancel(&t->t);
 	if (t->walk)
-		closedir(t->walk);
+		tree_walk_end(t->walk);
+	free(t->walk);
 	for (size_t i = 0; i < t->nlate; i++)
 		free(t->late[i]);
 	free(t->late);
@@ -247,14 +287,18 @@ static void tracker_free(struct tracker *t)
 	free(t);
 }
 
-/* PATH gets retention KEEP_MS / KEEP_SIZE (a tracker made, or kept). */
-static void want(const char *path, int failed, int64_t keep_ms, int64_t keep_size)
+/* PATH gets retention KEEP_MS / KEEP_SIZE (a tracker made, or kept), its
+ * files DEPTH levels down too. */
+static void want(const char *path, int failed, int64_t keep_ms, int64_t keep_size, int depth)
 {
 	struct tracker *t = find(path);
 
 	if (!path || (keep_ms < 0 && keep_size < 0))
 		return;
 	if (t) {
+		/* Deeper (a drop made recursive): known from the next start. */
+		if (depth > t->depth)
+			t->depth = depth;
 		t->used = 1;
 		if (t->keep_ms != keep_ms || t->keep_size != keep_size) {
 			t->keep_ms = keep_ms;
@@ -265,15 +309,18 @@ static void want(const char *path, int failed, int64_t keep_ms, int64_t keep_siz
 		return;
 	}
 	if (!(t = calloc(1, sizeof(*t))) || !(t->path = strdup(path)) ||
-	    tdir_open(&t->dir, path) < 0 || !(t->walk = dir_list(t->dir.fd))) {
+	    tdir_open(&t->dir, path) < 0 || !(t->walk = malloc(sizeof(*t->walk))) ||
+	    tree_walk_start(t->walk, t->dir.fd) < 0) {
 		log_err("event=retention-failed dir=%s error=%s", log_q(path), log_q(strerror(errno)));
 		if (t) {
+			free(t->walk);
 			tdir_close(&t->dir);
 			free(t->path);
 			free(t);
 		}
 		return;
 	}
+	t->depth = depth;
 	t->failed = failed;
 	t->walk_ms = sys_unix_ms() - 1000;   /* ctimes are a tick coarse */
 	t->keep_ms = keep_ms;
@@ -295,8 +342,10 @@ void retain_configure(void)
 	for (int i = 0; i < c->n_drops; i++) {
 		const struct sw_drop *d = &c->drops[i];
 
-		want(d->done, 0, d->keep_done_ms, d->keep_done_size);
-		want(d->failed, 1, d->keep_failed_ms, d->keep_failed_size);
+		int depth = d->recursive ? d->max_depth : 0;
+
+		want(d->done, 0, d->keep_done_ms, d->keep_done_size, depth);
+		want(d->failed, 1, d->keep_failed_ms, d->keep_failed_size, depth);
 	}
 	for (p = &T; *p;) {
 		struct tracker *t = *p;

@@ -28,6 +28,7 @@
 #include "dirlist.h"
 #include "fileio.h"
 #include "log.h"
+#include "tree.h"
 #include "spool.h"
 #include "trust.h"
 
@@ -278,29 +279,74 @@ int spool_reserve(struct spool *sp, int nslots)
 	return 0;
 }
 
-int spool_claim(struct spool *sp, const char *name, int slot)
+/* <slot>/.relpath: the directory a recursive drop's file came from, as a
+ * symlink's text (one call, made whole or not at all, no data block). */
+static int relpath_record(struct spool *sp, const char *dir, const char *name)
+{
+	char p[32], rel[TREE_REL_MAX];
+	const char *base = tree_base(name);
+
+	if (base == name)
+		return 0;
+	snprintf(p, sizeof(p), "%s/" SPOOL_RELPATH, dir);
+	snprintf(rel, sizeof(rel), "%.*s", (int)(base - name - 1), name);
+	if (symlinkat(rel, sp->workfd, p) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	/* Left by a claim that failed: ours to replace. */
+	unlinkat(sp->workfd, p, 0);
+	return symlinkat(rel, sp->workfd, p);
+}
+
+static void relpath_drop(struct spool *sp, int slot, const char *name)
+{
+	char p[32];
+
+	if (tree_base(name) == name)
+		return;
+	snprintf(p, sizeof(p), "%d/" SPOOL_RELPATH, slot);
+	unlinkat(sp->workfd, p, 0);
+}
+
+int spool_claim(struct spool *sp, int srcfd, const char *name, int slot)
 {
 	char dst[NAME_MAX + 32], dir[16];
+	const char *base = tree_base(name);
 
 	snprintf(dir, sizeof(dir), "%d", slot);
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
-	/* No-replace: should a slot directory ever still hold a file of the
-	 * same name, the claim fails instead of destroying it. */
-	if (claim_rename(sp->dropfd, name, sp->workfd, dst) == 0)
+	snprintf(dst, sizeof(dst), "%s/%s", dir, base);
+	/* A file from a subdirectory: where it came from is recorded before
+	 * it comes, so that a crash after the rename still knows (done/ and
+	 * failed/ keep the path).  No-replace: should a slot directory ever
+	 * still hold a file of the same name, the claim fails instead of
+	 * destroying it. */
+	if (relpath_record(sp, dir, name) == 0 &&
+	    claim_rename(srcfd, base, sp->workfd, dst) == 0)
 		return 0;
 	if (errno != ENOENT)
-		return -1;
+		goto failed;
 	/* Either the file is gone or the slot directory does not exist yet.
 	 * Our run directory is private: what we make in it needs no check. */
 	if (mkdirat(sp->workfd, dir, sp->gid >= 0 ? 0710 : 0700) < 0) {
 		if (errno == EEXIST)
 			errno = ENOENT;
-		return -1;
+		goto failed;
 	}
 	if (sp->gid >= 0 && fchownat(sp->workfd, dir, (uid_t)-1, (gid_t)sp->gid,
 				     AT_SYMLINK_NOFOLLOW) < 0)
-		return -1;
-	return claim_rename(sp->dropfd, name, sp->workfd, dst);
+		goto failed;
+	if (relpath_record(sp, dir, name) == 0 &&
+	    claim_rename(srcfd, base, sp->workfd, dst) == 0)
+		return 0;
+failed:
+	{
+		int e = errno;
+
+		relpath_drop(sp, slot, name);
+		errno = e;
+	}
+	return -1;
 }
 
 /* With fs.protected_hardlinks on, an unprivileged user can only link a file
@@ -328,7 +374,7 @@ enum seal spool_seal(struct spool *sp, int slot, const char *name, int *fdp, int
 
 	*fdp = -1;
 	*nlink = 1;
-	snprintf(p, sizeof(p), "%d/%s", slot, name);
+	snprintf(p, sizeof(p), "%d/%s", slot, tree_base(name));
 	/* Look before opening: a device node or FIFO swapped in during the
 	 * claim must not even be opened.  A failure to look is no verdict on
 	 * the file (SEAL_ERROR: it stays, and is looked at again). */
@@ -389,7 +435,7 @@ int spool_sealed(struct spool *sp, int slot, const char *name)
 	char tmp[32], p[NAME_MAX + 32];
 
 	spool_copy_name(slot, tmp, sizeof(tmp));
-	snprintf(p, sizeof(p), "%d/%s", slot, name);
+	snprintf(p, sizeof(p), "%d/%s", slot, tree_base(name));
 	/* Over the original: our name now leads to our copy; a writer keeps
 	 * an inode nobody will read again. */
 	return renameat(sp->workfd, tmp, sp->workfd, p);
@@ -399,15 +445,25 @@ int spool_discard(struct spool *sp, int slot, const char *name)
 {
 	char p[NAME_MAX + 32];
 
-	snprintf(p, sizeof(p), "%d/%s", slot, name);
-	if (unlinkat(sp->workfd, p, 0) == 0)
+	const char *base;
+	int fd, r;
+
+	snprintf(p, sizeof(p), "%d/%s", slot, tree_base(name));
+	if (unlinkat(sp->workfd, p, 0) == 0 ||
+	    (errno == EISDIR && unlinkat(sp->workfd, p, AT_REMOVEDIR) == 0)) {
+		relpath_drop(sp, slot, name);
 		return 0;
-	if (errno != EISDIR)
+	}
+	if (errno != ENOTEMPTY && errno != EEXIST)
 		return -1;
 	/* A directory swapped in: hand it back, it is the uploader's. */
-	if (unlinkat(sp->workfd, p, AT_REMOVEDIR) == 0)
-		return 0;
-	return claim_rename(sp->workfd, p, sp->dropfd, name);
+	if ((fd = tree_dir(sp->dropfd, name, 0, &base)) < 0)
+		return -1;
+	r = claim_rename(sp->workfd, p, fd, base);
+	tree_put(fd, sp->dropfd);
+	if (r == 0)
+		relpath_drop(sp, slot, name);
+	return r;
 }
 
 int spool_set_attempts(struct spool *sp, int slot, int n)
@@ -460,7 +516,8 @@ char *spool_marked_sidecar(struct spool *sp, int slot, size_t *len)
 
 int spool_path(const struct spool *sp, int slot, const char *name, char *buf, size_t sz)
 {
-	int r = snprintf(buf, sz, "%s/%s/%s/%d/%s", sp->root, sp->drop, sp->inst, slot, name);
+	int r = snprintf(buf, sz, "%s/%s/%s/%d/%s", sp->root, sp->drop, sp->inst, slot,
+			 tree_base(name));
 
 	return r < 0 || (size_t)r >= sz ? -1 : 0;
 }
@@ -545,10 +602,11 @@ placed:
 
 /* The slot is empty: its sidecar (kept only with a recorded 'f') goes, and
  * its record back to zero before another file can be claimed into it. */
-static void slot_emptied(struct spool *sp, int slot, char tag)
+static void slot_emptied(struct spool *sp, int slot, char tag, const char *name)
 {
 	char side[32];
 
+	relpath_drop(sp, slot, name);
 	if (tag == 'f') {
 		snprintf(side, sizeof(side), "%d/.sidecar", slot);
 		unlinkat(sp->workfd, side, 0);
@@ -567,11 +625,13 @@ int spool_deliver(struct spool *sp, int slot, int n, char tag, const char *name,
 {
 	char src[NAME_MAX + 32];
 
-	snprintf(src, sizeof(src), "%d/%s", slot, name);
-	if (spool_place(sp->workfd, src, destfd, name, final, finalsz) < 0)
+	snprintf(src, sizeof(src), "%d/%s", slot, tree_base(name));
+	if (spool_place(sp->workfd, src, destfd, tree_base(name), final, finalsz) < 0)
 		return -1;
 	if (n != 0 || tag)
-		slot_emptied(sp, slot, tag);
+		slot_emptied(sp, slot, tag, name);
+	else
+		relpath_drop(sp, slot, name);
 	return 0;
 }
 
@@ -616,7 +676,7 @@ int spool_sweep_tmp(int dirfd, int ours)
 int spool_deliver_copied(struct spool *sp, int slot, const char *tmp, const char *name,
 			 int destfd, char *final, size_t finalsz)
 {
-	if (spool_place(destfd, tmp, destfd, name, final, finalsz) < 0) {
+	if (spool_place(destfd, tmp, destfd, tree_base(name), final, finalsz) < 0) {
 		int saved = errno;
 
 		unlinkat(destfd, tmp, 0);
@@ -633,11 +693,11 @@ void spool_moved(struct spool *sp, int slot, const char *name)
 {
 	char p[NAME_MAX + 32];
 
-	snprintf(p, sizeof(p), "%d/%s", slot, name);
+	snprintf(p, sizeof(p), "%d/%s", slot, tree_base(name));
 	if (unlinkat(sp->workfd, p, 0) < 0)
 		log_warn("event=unlink-failed file=%s error=%s", log_q(name),
 			 log_q(strerror(errno)));
-	slot_emptied(sp, slot, 'f');
+	slot_emptied(sp, slot, 'f', name);
 }
 
 int spool_move_record(struct spool *sp, int slot, const char *tmp, unsigned long long ino)
@@ -680,7 +740,7 @@ int spool_gone(struct spool *sp, int slot, const char *name)
 	char p[NAME_MAX + 40];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%d/%s", slot, name);
+	snprintf(p, sizeof(p), "%d/%s", slot, tree_base(name));
 	return fstatat(sp->workfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
 }
 

@@ -21,6 +21,7 @@
  * overflows into a rescan: nothing is lost).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inotifytools/inotifytools.h>
 #include <limits.h>
@@ -36,6 +37,7 @@
 
 #include "log.h"
 #include "watch.h"
+#include "wtree.h"
 
 /* IN_DONT_FOLLOW: a drop replaced by a symlink (its parent may be an
  * uploader's) is not watched through it; it stays lost. */
@@ -57,6 +59,9 @@ struct target {
 	char *parent;   /* its parent, with a trailing '/', or NULL (the root) */
 	const char *base; /* its name in the parent (in path, '/'-ended) */
 	int pwd;        /* the parent's watch, -1 when not watched */
+	int recursive;  /* its subdirectories are watched (wtree.c) ... */
+	int max_depth;  /* ... down to this depth */
+	int subfail;    /* some could not be: the master polls (W_POLL) */
 };
 
 static pthread_t thread;
@@ -75,23 +80,27 @@ static int npending = -1;
 
 /* Reading side (master): a buffer so partial reads cannot split a message. */
 static char rbuf[sizeof(struct watch_msg) * 32];
-static size_t rlen;
+static size_t rlen, rpos;
+
+#define MSG_HEAD offsetof(struct watch_msg, name)
+_Static_assert(sizeof(struct watch_msg) <= PIPE_BUF, "a message must be written at once");
 
 static void send_msg(enum watch_type type, uint32_t id, const char *name,
 		     size_t len, int created)
 {
 	struct watch_msg m;
 
-	memset(&m, 0, sizeof(m));
+	if (len >= sizeof(m.name))
+		return;   /* a path too long to take: its files are skipped by scans too */
+	memset(&m, 0, MSG_HEAD);
 	m.type = (uint16_t)type;
 	m.id = id;
 	m.created = (uint32_t)created;
-	if (len >= sizeof(m.name))
-		len = sizeof(m.name) - 1;
 	m.len = (uint16_t)len;
 	if (len)
 		memcpy(m.name, name, len);
-	while (write(pipefd[1], &m, sizeof(m)) < 0 && errno == EINTR && !stop_requested)
+	/* Only what is used: most names are short. */
+	while (write(pipefd[1], &m, MSG_HEAD + len) < 0 && errno == EINTR && !stop_requested)
 		;
 }
 
@@ -109,6 +118,8 @@ static struct target *copy_targets(const struct watch_target *t, int n)
 
 		c[i].id = t[i].id;
 		c[i].wd = -1;
+		c[i].recursive = t[i].recursive;
+		c[i].max_depth = t[i].max_depth;
 		c[i].path = malloc(l + 2);
 		if (!c[i].path) {
 			while (i--)
@@ -224,10 +235,77 @@ static int add_watch(struct target *t)
 	return 0;
 }
 
+/* ---- a recursive drop's subdirectories (wtree.c) ---- */
+
+/* The deepest max_depth of the recursive drops on PATH; 0: none. */
+static int depth_for(const char *path)
+{
+	int m = 0;
+
+	for (int i = 0; i < ntargets; i++)
+		if (targets[i].recursive && targets[i].max_depth > m &&
+		    !strcmp(targets[i].path, path))
+			m = targets[i].max_depth;
+	return m;
+}
+
+/* T's subdirectories could (N = 0) or could not all (N > 0, the first
+ * FAILED with ERR) be watched: the master polls while some cannot. */
+static void say_subfail(struct target *t, int n, const char *failed, int err)
+{
+	if (n && !t->subfail)
+		send_msg(W_POLL, t->id, failed, strlen(failed), err ? err : EIO);
+	else if (!n && t->subfail)
+		send_msg(W_POLL, t->id, NULL, 0, 0);
+	t->subfail = n > 0;
+}
+
+/* Watch the subdirectories of T (recursive, watched): at start, back, after
+ * a reload or an overflow, and while some could not be. */
+static void walk_subs(struct target *t)
+{
+	char failed[TREE_REL_MAX];
+	int err = 0, n;
+
+	if (!t->recursive || t->wd < 0)
+		return;
+	failed[0] = '\0';
+	n = wtree_add(t->path, "", 0, depth_for(t->path), failed, sizeof(failed), &err);
+	say_subfail(t, n, failed, err);
+}
+
+/* A subdirectory REL came into the drop at ROOT, DEPTH levels down: watched
+ * with what is in it, then each recursive drop there rescans (what was
+ * made in it before its watch is found so); too deep, the drops say so. */
+static void sub_came(const char *root, const char *rel, int depth)
+{
+	char failed[TREE_REL_MAX];
+	int maxd = depth_for(root), err = 0, n = 0;
+
+	failed[0] = '\0';
+	if (depth <= maxd)
+		n = wtree_add(root, rel, depth, maxd, failed, sizeof(failed), &err);
+	for (int i = 0; i < ntargets; i++) {
+		struct target *t = &targets[i];
+
+		if (!t->recursive || strcmp(t->path, root))
+			continue;
+		if (depth > maxd) {
+			send_msg(W_FILE, t->id, rel, strlen(rel), W_SUBDIR);
+			continue;
+		}
+		if (n)
+			say_subfail(t, n, failed, err);
+		send_msg(W_TREE, t->id, NULL, 0, 0);
+	}
+}
+
 static void lose(struct target *t)
 {
 	if (t->wd >= 0 && !t->lost)
 		send_msg(W_LOST, t->id, NULL, 0, 0);
+	if (t->recursive)
+		wtree_forget(t->path);
 	t->wd = -1;
 	t->lost = 1;
 }
@@ -348,6 +426,12 @@ static void apply_pending(void)
 	}
 	/* The new drops are watched now (and said: W_BACK), not at a tick. */
 	retry_unwatched();
+	/* Subdirectories: of drops no longer recursive unwatched, of drops
+	 * made recursive watched (a walk of what is watched already adds
+	 * nothing). */
+	wtree_prune(depth_for);
+	for (j = 0; j < ntargets; j++)
+		walk_subs(&targets[j]);
 }
 
 static void retry_unwatched(void)
@@ -358,6 +442,7 @@ static void retry_unwatched(void)
 		add_parent(&targets[i]);
 		if (targets[i].wd >= 0 || add_watch(&targets[i]) < 0)
 			continue;
+		walk_subs(&targets[i]);   /* before the master's rescan */
 		if (targets[i].lost)
 			send_msg(W_BACK, targets[i].id, NULL, 0, 0);
 		targets[i].lost = 0;
@@ -381,7 +466,7 @@ static long wait_s(void)
 	if (kick_wd < 0)
 		return 1;
 	for (int i = 0; i < ntargets; i++)
-		if (targets[i].pwd < 0 || targets[i].wd < 0)
+		if (targets[i].pwd < 0 || targets[i].wd < 0 || targets[i].subfail)
 			return DEGRADED_S;
 	/* The net under the events: a parent replaced, a directory above it
 	 * moved, a file system mounted over it, a watch the kernel refused
@@ -424,13 +509,13 @@ static void on_wake(int sig)
 	(void)sig;  /* only to interrupt select(): stop_requested says why */
 }
 
-static int created_special(const struct target *t, const char *name)
+static int created_special(const char *root, const char *name)
 {
 	char p[PATH_MAX];
 	struct stat st;
 
-	if (name[0] == '.' ||
-	    snprintf(p, sizeof(p), "%s%s", t->path, name) >= (int)sizeof(p) ||
+	if (tree_base(name)[0] == '.' ||
+	    snprintf(p, sizeof(p), "%s%s", root, name) >= (int)sizeof(p) ||
 	    lstat(p, &st) < 0)
 		return 0;
 	/* A hard link (link(2), cp -l) only raises IN_CREATE too, and its
@@ -439,6 +524,41 @@ static int created_special(const struct target *t, const char *name)
 	if (S_ISREG(st.st_mode))
 		return st.st_nlink > 1;
 	return !S_ISDIR(st.st_mode);
+}
+
+/* EV on a subdirectory's watch: 1 if it was one (handled). */
+static int sub_event(const struct inotify_event *ev)
+{
+	const struct wsub *w = wtree_by_wd(ev->wd);
+	char rel[TREE_REL_MAX];
+
+	if (!w)
+		return 0;
+	if (ev->mask & IN_IGNORED) {
+		wtree_ignored(ev->wd);   /* deleted: the kernel dropped it */
+		return 1;
+	}
+	if (ev->mask & IN_MOVE_SELF) {
+		wtree_moved(ev->wd);
+		return 1;
+	}
+	if (!ev->len || !(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)) ||
+	    snprintf(rel, sizeof(rel), "%s/%s", w->rel, ev->name) >= (int)sizeof(rel))
+		return 1;
+	if (ev->mask & IN_ISDIR) {
+		if (ev->name[0] != '.')
+			sub_came(w->root, rel, w->depth + 1);
+		return 1;
+	}
+	/* As in a drop: taken at its close or move, links and specials at
+	 * their creation. */
+	if ((ev->mask & IN_CREATE) && !created_special(w->root, rel))
+		return 1;
+	for (int i = 0; i < ntargets; i++)
+		if (targets[i].recursive && !strcmp(targets[i].path, w->root))
+			send_msg(W_FILE, targets[i].id, rel, strlen(rel),
+				 (ev->mask & IN_CREATE) != 0);
+	return 1;
 }
 
 static void *watch_main(void *arg)
@@ -464,6 +584,9 @@ static void *watch_main(void *arg)
 			/* Woken by the timeout (degraded) or a signal. */
 			check_paths(1);
 			retry_unwatched();
+			for (int i = 0; i < ntargets; i++)
+				if (targets[i].subfail)
+					walk_subs(&targets[i]);
 			continue;
 		}
 		if (ev->wd == kick_wd && kick_wd >= 0) {
@@ -474,12 +597,18 @@ static void *watch_main(void *arg)
 			continue;
 		}
 		if (ev->mask & IN_Q_OVERFLOW) {
+			/* Subdirectories made meanwhile are watched before
+			 * the master rescans. */
+			for (int i = 0; i < ntargets; i++)
+				walk_subs(&targets[i]);
 			send_msg(W_OVERFLOW, 0, NULL, 0, 0);
 			/* A parent's news may be among what was lost. */
 			check_paths(1);
 			continue;
 		}
 		check_paths(parent_event(ev));
+		if (sub_event(ev))
+			continue;
 		t = by_wd(ev->wd);
 		if (!t)
 			continue;
@@ -494,10 +623,12 @@ static void *watch_main(void *arg)
 		if (!ev->len || !(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)))
 			continue;
 		if (ev->mask & IN_ISDIR) {
-			/* A subdirectory: its files are not taken; the master
-			 * says so once. */
+			/* A subdirectory: watched for a recursive drop; for
+			 * another, its files are not taken (said once). */
+			if (depth_for(t->path) && ev->name[0] != '.')
+				sub_came(t->path, ev->name, 1);
 			for (int i = 0; i < ntargets; i++)
-				if (targets[i].wd == ev->wd)
+				if (targets[i].wd == ev->wd && !targets[i].recursive)
 					send_msg(W_FILE, targets[i].id, ev->name,
 						 strnlen(ev->name, ev->len), W_SUBDIR);
 			continue;
@@ -506,7 +637,7 @@ static void *watch_main(void *arg)
 		 * on creation.  Symlinks, FIFOs, sockets and device nodes only
 		 * ever raise IN_CREATE: pass those on, to be refused with a
 		 * log line. */
-		if ((ev->mask & IN_CREATE) && !created_special(t, ev->name))
+		if ((ev->mask & IN_CREATE) && !created_special(t->path, ev->name))
 			continue;
 		/* Several drops may share a directory (other patterns): each
 		 * gets the name, and the master matches it. */
@@ -526,6 +657,9 @@ int watch_init(void)
 		errno = inotifytools_error();
 		return -1;
 	}
+	/* Without it (no /proc), subdirectories cannot be watched: the
+	 * master hears W_POLL for each recursive drop, and polls. */
+	wtree_init();
 	if (pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(kickfd, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -1;
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
@@ -557,8 +691,10 @@ int watch_start(const struct watch_target *t, int n, int *bad)
 			return -1;
 		}
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		add_parent(&targets[i]);
+		walk_subs(&targets[i]);
+	}
 	{
 		char p[64];
 
@@ -613,14 +749,26 @@ int watch_next(struct watch_msg *m)
 	for (;;) {
 		ssize_t r;
 
-		if (rlen >= sizeof(*m)) {
-			memcpy(m, rbuf, sizeof(*m));
-			rlen -= sizeof(*m);
-			memmove(rbuf, rbuf + sizeof(*m), rlen);
-			if (m->len >= sizeof(m->name))
-				m->len = sizeof(m->name) - 1;
-			m->name[m->len] = '\0';
-			return 1;
+		if (rlen - rpos >= MSG_HEAD) {
+			size_t len;
+
+			memcpy(m, rbuf + rpos, MSG_HEAD);
+			len = m->len;
+			if (len >= sizeof(m->name))
+				return -1;   /* not what the thread writes */
+			if (rlen - rpos >= MSG_HEAD + len) {
+				memcpy(m->name, rbuf + rpos + MSG_HEAD, len);
+				m->name[len] = '\0';
+				rpos += MSG_HEAD + len;
+				return 1;
+			}
+		}
+		/* Room for the rest: what is left moves to the front (once
+		 * per buffer, not once per message). */
+		if (rpos) {
+			memmove(rbuf, rbuf + rpos, rlen - rpos);
+			rlen -= rpos;
+			rpos = 0;
 		}
 		r = read(pipefd[0], rbuf + rlen, sizeof(rbuf) - rlen);
 		if (r > 0) {
@@ -672,5 +820,6 @@ void watch_stop(void)
 			close(kickfd[i]);
 	kickfd[0] = kickfd[1] = -1;
 	kick_wd = -1;
-	rlen = 0;
+	rlen = rpos = 0;
+	wtree_free();
 }

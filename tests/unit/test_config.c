@@ -359,6 +359,12 @@ static const struct ecase error_cases[] = {
 	/* spool: out of the drops and of done/failed, on the drop's file
 	 * system, the daemon's (issue 7) */
 	{ DROP_WITH("spool = \"in/sp\";"), "4: drops[0].spool", "inside (or holds) the watched", 1 },
+	/* recursive: a boolean; max_depth 1..32 */
+	{ DROP_WITH("recursive = \"yes\";"), "4: drops[0].recursive", "expected true or false", 1 },
+	{ DROP_WITH("recursive = 1;"), "4: drops[0].recursive", "expected true or false", 1 },
+	{ DROP_WITH("max_depth = 0;"), "4: drops[0].max_depth", "must be between 1 and 32 (got 0)", 1 },
+	{ DROP_WITH("max_depth = 33;"), "4: drops[0].max_depth", "(got 33)", 1 },
+	{ DEFAULTS("recursive = 0;"), "2: defaults.recursive", "expected true or false", 1 },
 	{ DROP_WITH("spool = \".\";"), "4: drops[0].spool", "inside (or holds) the watched", 1 },
 	{ DROP_WITH("spool = \"done/sp\";"), "4: drops[0].spool", "apart from done and failed", 1 },
 	{ DROP_WITH("spool = \"/dev/shm/sw-never\";"), "4: drops[0].spool",
@@ -987,6 +993,24 @@ Test(config, relative_to_config_dir, .init = setup, .fini = teardown)
 	expect_error("seawatch.conf", "1: workers", "between", 1);
 }
 
+/* recursive: off by default, max_depth 8; set in defaults or per drop. */
+Test(config, recursive_and_max_depth, .init = setup, .fini = teardown)
+{
+	struct sw_config *cfg = load_ok(DROP_OK);
+
+	cr_expect_eq(cfg->drops[0].recursive, 0);
+	cr_expect_eq(cfg->drops[0].max_depth, 8);
+	cnf_free(cfg);
+	cfg = load_ok("defaults = { recursive = true; max_depth = 3; };\n" DROP_OK);
+	cr_expect_eq(cfg->drops[0].recursive, 1);
+	cr_expect_eq(cfg->drops[0].max_depth, 3);
+	cnf_free(cfg);
+	cfg = load_ok("defaults = { recursive = true; };\n" DROP_WITH("recursive = false; max_depth = 32;"));
+	cr_expect_eq(cfg->drops[0].recursive, 0);
+	cr_expect_eq(cfg->drops[0].max_depth, 32);
+	cnf_free(cfg);
+}
+
 /* control_socket: unset or "" is off; absolute as given; relative to the
  * config's directory, as every path. */
 Test(config, control_socket_paths, .init = setup, .fini = teardown)
@@ -1220,6 +1244,7 @@ static const struct xcase expand_cases[] = {
 	{ "plain", "plain" },
 	{ "{file}", "/d/in/a b.sea" },
 	{ "{name}", "a b.sea" },
+	{ "{relpath}", "dev 1/a b.sea" },
 	{ "{drop}", "logs" },
 	{ "{attempt}", "12" },
 	{ "--in={file} #{attempt} of {drop}/{name}", "--in=/d/in/a b.sea #12 of logs/a b.sea" },
@@ -1253,7 +1278,8 @@ ParameterizedTest(int *i, config_expand, table)
 {
 	const struct xcase *tc = &expand_cases[*i];
 	char buf[256];
-	int r = cnf_expand(tc->tmpl, "/d/in/a b.sea", "a b.sea", "logs", 12, buf, sizeof buf);
+	/* A file of a recursive drop: {name} is its last component. */
+	int r = cnf_expand(tc->tmpl, "/d/in/a b.sea", "dev 1/a b.sea", "logs", 12, buf, sizeof buf);
 
 	if (tc->want) {
 		cr_assert_eq(r, (int)strlen(tc->want), "\"%s\" -> %d", tc->tmpl, r);
@@ -1288,6 +1314,17 @@ Test(config_expand, buffer_size)
 	cr_assert_eq(cnf_expand("{{", NULL, NULL, NULL, 1, buf, 1), -1);
 	cr_assert_eq(cnf_expand("{{", NULL, NULL, NULL, 1, buf, 2), 1);
 	cr_assert_str_eq(buf, "{");
+}
+
+/* A file at the top of the drop: {relpath} and {name} are the same. */
+Test(config_expand, relpath_at_the_top)
+{
+	char buf[64];
+
+	cr_assert_eq(cnf_expand("{relpath}|{name}", "/s/x.sea", "x.sea", "d", 1, buf, sizeof buf), 11);
+	cr_assert_str_eq(buf, "x.sea|x.sea");
+	cr_assert_eq(cnf_expand("{relpath}|{name}", "/s/x.sea", "a/b/x.sea", "d", 1, buf, sizeof buf), 15);
+	cr_assert_str_eq(buf, "a/b/x.sea|x.sea");
 }
 
 Test(config_expand, attempt_extremes)

@@ -130,9 +130,9 @@ Test(spool, claim_attempts_deliver_never_overwrites, .init = mk, .fini = rm)
 	put(drop, "a.sea", "new");
 	put(done, "a.sea", "old");
 	put(done, "a.1.sea", "older");
-	cr_assert_eq(spool_claim(&sp, "a.sea", 5), 0);
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "a.sea", 5), 0);
 	cr_assert_null(get(drop, "a.sea"), "claimed: gone from the drop");
-	cr_assert_eq(spool_claim(&sp, "a.sea", 6), -1, "a second claim fails");
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "a.sea", 6), -1, "a second claim fails");
 	cr_assert_eq(errno, ENOENT);
 	cr_assert_eq(seal(&sp, 5, "a.sea"), SEAL_OK);
 	cr_assert_eq(spool_set_attempts(&sp, 5, 1), 0);
@@ -160,7 +160,7 @@ Test(spool, recovery_adopts_dead_run_with_attempt_count, .init = mk, .fini = rm)
 
 	cr_assert_eq(spool_open(&dead, drop, spooldir, "d", -1), 0);
 	put(drop, "x.sea", "x");
-	cr_assert_eq(spool_claim(&dead, "x.sea", 0), 0);
+	cr_assert_eq(spool_claim(&dead, dead.dropfd, "x.sea", 0), 0);
 	cr_assert_eq(spool_set_attempts(&dead, 0, 2), 0);
 	/* A second daemon on the same drop must not adopt a live run. */
 	cr_assert_eq(spool_open(&live, drop, spooldir, "d", -1), 0);
@@ -230,7 +230,7 @@ Test(spool, recorded_verdict_survives_a_crash, .init = mk, .fini = rm)
 
 	cr_assert_eq(spool_open(&dead, drop, spooldir, "d", -1), 0);
 	put(drop, "v.sea", "v");
-	cr_assert_eq(spool_claim(&dead, "v.sea", 1), 0);
+	cr_assert_eq(spool_claim(&dead, dead.dropfd, "v.sea", 1), 0);
 	cr_assert_eq(spool_set_attempts(&dead, 1, 3), 0);
 	cr_assert_eq(spool_mark(&dead, 1, 3, 'f', "why it failed\n", 14), 0);
 	close(dead.lockfd);
@@ -261,7 +261,7 @@ Test(spool, drops_sharing_a_directory_do_not_adopt_each_other, .init = mk, .fini
 
 	cr_assert_eq(spool_open(&a, drop, spooldir, "a", -1), 0);
 	put(drop, "f.log", "f");
-	cr_assert_eq(spool_claim(&a, "f.log", 0), 0);
+	cr_assert_eq(spool_claim(&a, a.dropfd, "f.log", 0), 0);
 	close(a.lockfd);   /* a's daemon "dies" */
 	a.lockfd = -1;
 	cr_assert_eq(spool_open(&b, drop, spooldir, "b", -1), 0);
@@ -285,10 +285,10 @@ Test(spool, reused_slot_starts_from_zero_after_a_crash, .init = mk, .fini = rm)
 	cr_assert_eq(spool_reserve(&dead, 16), 0);
 	put(drop, "one.sea", "1");
 	put(drop, "two.sea", "2");
-	cr_assert_eq(spool_claim(&dead, "one.sea", 2), 0);
+	cr_assert_eq(spool_claim(&dead, dead.dropfd, "one.sea", 2), 0);
 	cr_assert_eq(spool_set_attempts(&dead, 2, 4), 0);
 	cr_assert_eq(spool_deliver(&dead, 2, 4, 0, "one.sea", donefd, final, sizeof(final)), 0);
-	cr_assert_eq(spool_claim(&dead, "two.sea", 2), 0);
+	cr_assert_eq(spool_claim(&dead, dead.dropfd, "two.sea", 2), 0);
 	close(dead.lockfd);
 	dead.lockfd = -1;
 	cr_assert_eq(spool_open(&next, drop, spooldir, "d", -1), 0);
@@ -326,7 +326,7 @@ Test(spool, seal_takes_the_file_over, .init = mk, .fini = rm)
 	snprintf(p, sizeof(p), "%s/s.sea", drop);
 	cr_assert_eq(chown(p, 65534, 65534), 0);
 	cr_assert_eq(chmod(p, 06777), 0);
-	cr_assert_eq(spool_claim(&sp, "s.sea", 1), 0);
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "s.sea", 1), 0);
 	cr_assert_eq(seal(&sp, 1, "s.sea"), SEAL_OK);
 	cr_assert_eq(spool_path(&sp, 1, "s.sea", path, sizeof(path)), 0);
 	cr_assert_eq(lstat(path, &st), 0);
@@ -351,7 +351,7 @@ Test(spool, seal_sees_a_writer, .init = mk, .fini = rm)
 	snprintf(p, sizeof(p), "%s/w.sea", drop);
 	w = open(p, O_WRONLY | O_CREAT, 0644);
 	cr_assert_geq(w, 0);
-	cr_assert_eq(spool_claim(&sp, "w.sea", 0), 0);
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "w.sea", 0), 0);
 	cr_assert_eq(spool_seal(&sp, 0, "w.sea", &fd, &links), SEAL_COPY);
 	cr_assert_geq(fd, 0, "the copy's source");
 	close(fd);
@@ -376,7 +376,7 @@ Test(spool, seal_of_links_and_non_files, .init = mk, .fini = rm)
 	snprintf(a, sizeof(a), "%s/orig", root);
 	snprintf(b, sizeof(b), "%s/l.sea", drop);
 	cr_assert_eq(link(a, b), 0);
-	cr_assert_eq(spool_claim(&sp, "l.sea", 2), 0);
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "l.sea", 2), 0);
 	r = spool_seal(&sp, 2, "l.sea", &fd, &links);
 	cr_assert_eq(links, 2);
 	cr_assert(r == SEAL_COPY || r == SEAL_LINKED);
@@ -385,12 +385,12 @@ Test(spool, seal_of_links_and_non_files, .init = mk, .fini = rm)
 	cr_assert_eq(st_of(root, "orig").st_mode & 07777, 0644, "the other name was changed");
 	snprintf(b, sizeof(b), "%s/y.sea", drop);
 	cr_assert_eq(symlink("/etc/passwd", b), 0);
-	cr_assert_eq(spool_claim(&sp, "y.sea", 3), 0);
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "y.sea", 3), 0);
 	cr_assert_eq(seal(&sp, 3, "y.sea"), SEAL_NOT_REGULAR);
 	cr_assert_eq(spool_discard(&sp, 3, "y.sea"), 0);
 	snprintf(b, sizeof(b), "%s/f.sea", drop);
 	cr_assert_eq(mkfifo(b, 0644), 0);
-	cr_assert_eq(spool_claim(&sp, "f.sea", 4), 0);
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "f.sea", 4), 0);
 	cr_assert_eq(seal(&sp, 4, "f.sea"), SEAL_NOT_REGULAR, "(and it did not block)");
 	spool_close(&sp);
 }
@@ -444,7 +444,7 @@ Test(spool, parked_file_comes_back_with_its_verdict, .init = mk, .fini = rm)
 
 	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
 	put(drop, "p.sea", "p");
-	cr_assert_eq(spool_claim(&sp, "p.sea", 7), 0);
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "p.sea", 7), 0);
 	cr_assert_eq(spool_mark(&sp, 7, 3, 'f', "why\n", 4), 0);
 	cr_assert_eq(spool_park(&sp, 7, 3, 'f'), 0);
 	cr_assert_eq(spool_recover_next(&sp, 1, name, sizeof(name), &n, &tag), 1);
@@ -468,6 +468,58 @@ Test(spool, parked_file_comes_back_with_its_verdict, .init = mk, .fini = rm)
 	cr_assert_eq(spool_recover_next(&sp, 2, name, sizeof(name), &n, &tag), 1);
 	cr_assert_str_eq(name, "p.sea");
 	spool_close(&sp);
+}
+
+/* Issue 12: a recursive drop's file keeps its path in the drop through a
+ * crash, a set-aside and the move: recovered as "dev/x.sea", its slot holds
+ * "x.sea", and the next file of that slot knows nothing of it. */
+Test(spool, a_relative_path_survives_a_crash_and_a_set_aside, .init = mk, .fini = rm)
+{
+	struct spool dead, next;
+	char name[NAME_MAX + 1], sub[300], p[400];
+	int n = -1, dfd;
+	char tag = 'x';
+	struct stat st;
+
+	cr_assert_eq(spool_open(&dead, drop, spooldir, "d", -1), 0);
+	snprintf(sub, sizeof(sub), "%s/dev", drop);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	put(sub, "x.sea", "x");
+	dfd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(dfd, 0);
+	cr_assert_eq(spool_claim(&dead, dfd, "dev/x.sea", 0), 0);
+	close(dfd);
+	snprintf(p, sizeof(p), "%s/d/%s/0/x.sea", spooldir, dead.inst);
+	cr_assert_eq(stat(p, &st), 0, "the slot holds the file under its own name");
+	cr_assert_eq(spool_set_attempts(&dead, 0, 1), 0);
+	close(dead.lockfd);   /* a crash */
+	dead.lockfd = -1;
+	cr_assert_eq(spool_open(&next, drop, spooldir, "d", -1), 0);
+	cr_assert_eq(spool_recover_next(&next, 3, name, sizeof(name), &n, &tag), 1);
+	cr_assert_str_eq(name, "dev/x.sea");
+	cr_assert_eq(n, 1);
+	/* Set aside and taken back: the path goes with it. */
+	cr_assert_eq(spool_mark(&next, 3, 1, 'd', NULL, 0), 0);
+	cr_assert_eq(spool_park(&next, 3, 1, 'd'), 0);
+	spool_unpark_again(&next);
+	cr_assert_eq(spool_recover_next(&next, 4, name, sizeof(name), &n, &tag), 1);
+	cr_assert_str_eq(name, "dev/x.sea");
+	cr_assert_eq(tag, 'd');
+	cr_assert_eq(spool_deliver(&next, 4, 1, 'd', "dev/x.sea", donefd, name, sizeof(name)), 0);
+	cr_assert_str_eq(name, "x.sea", "the base name is placed in the directory given");
+	cr_assert_str_eq(get(done, "x.sea"), "x");
+	snprintf(p, sizeof(p), "%s/d/%s/4/" SPOOL_RELPATH, spooldir, next.inst);
+	cr_assert_neq(lstat(p, &st), 0, "the slot's record of the path went with the file");
+	/* The slot's next file is at the top: recovered as such. */
+	put(drop, "y.sea", "y");
+	cr_assert_eq(spool_claim(&next, next.dropfd, "y.sea", 4), 0);
+	close(next.lockfd);
+	next.lockfd = -1;
+	cr_assert_eq(spool_open(&dead, drop, spooldir, "d", -1), 0);
+	cr_assert_eq(spool_recover_next(&dead, 0, name, sizeof(name), &n, &tag), 1);
+	cr_assert_str_eq(name, "y.sea");
+	spool_close(&dead);
+	spool_close(&next);
 }
 
 /* An old spool inside the drop (as versions before 0.2 kept it, and as an
@@ -505,7 +557,7 @@ Test(spool, seal_that_cannot_look_keeps_the_file, .init = mk, .fini = rm)
 
 	cr_assert_eq(spool_open(&sp, drop, spooldir, "d", -1), 0);
 	put(drop, "e.sea", "e");
-	cr_assert_eq(spool_claim(&sp, "e.sea", 1), 0);
+	cr_assert_eq(spool_claim(&sp, sp.dropfd, "e.sea", 1), 0);
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	saved = rl;
 	/* Every descriptor taken. */

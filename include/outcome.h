@@ -14,6 +14,8 @@
 #include "copy.h"
 #include "policy.h"
 
+struct drop;
+
 /* Job S (JS_RUNNING) ended its attempt: KIND and CODE as policy.h, its
  * duration and the tail of its output. */
 void outcome_result(int s, enum st_kind kind, int code, int64_t dur, const char *tail,
@@ -27,5 +29,10 @@ void outcome_finish(int s, int to_failed, const char *status, const char *reason
 void outcome_deliver(int s);
 /* The copy of job S (JS_MOVING) to done/ or failed/ ended (ERR 0: made). */
 void outcome_copied(int s, int err);
+
+/* Write the sidecar of FINAL (a path in D's failed/) beside it, its
+ * directories made first if MAKE, never through a symlink.  0 or -1. */
+int outcome_sidecar(struct drop *d, const char *final, int make, const char *text,
+		    size_t len);
 
 #endif

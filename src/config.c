@@ -1411,6 +1411,20 @@ static void check_drops(struct ctx *c, const config_setting_t *list,
 				break;
 			}
 		}
+		/* A drop below a recursive one: its files would be the other's
+		 * too, and one directory has one inotify watch (whose events
+		 * would go to one of them). */
+		for (int j = 0; d->path && j < cfg->n_drops; j++) {
+			const struct sw_drop *e = &cfg->drops[j];
+
+			if (j != i && e->path && e->recursive && strcmp(d->path, e->path) &&
+			    path_inside(d->path, e->path)) {
+				err_at(c, config_setting_get_member(g, "path"),
+				       "inside drop \"%s\" (%s), which is recursive: its files "
+				       "would be that drop's too", e->name ? e->name : "?", e->path);
+				break;
+			}
+		}
 		for (int k = 0; k < 2; k++) {
 			const char *out = k == 0 ? d->done : d->failed;
 			int64_t age = k == 0 ? d->keep_done_ms : d->keep_failed_ms;

@@ -175,7 +175,7 @@ static void refuse_link(int s, int links)
 		     "another name of it could be any file of the system; it was not taken (its "
 		     "data stays under its other names)\n", log_q(j->name), d->cfg->name, ts,
 		     links);
-	if (n < 0 || spool_sidecar(tdir_fd(&d->failed, sys_now_ms()), j->name, text, (size_t)n) < 0)
+	if (n < 0 || outcome_sidecar(d, j->name, 1, text, (size_t)n) < 0)
 		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
 			log_q(j->name), log_q(strerror(errno)));
 	free(text);

@@ -110,13 +110,12 @@ static void sidecar_text(char **out, size_t *outlen, const struct job *j,
 	*out = s;
 }
 
-/* The sidecar of FINAL (its path in failed/) beside it. */
-static int write_sidecar(struct drop *d, const char *final, const char *text, size_t len)
+int outcome_sidecar(struct drop *d, const char *final, int make, const char *text, size_t len)
 {
 	int top = tdir_fd(&d->failed, sys_now_ms()), fd, r;
 	const char *base;
 
-	if ((fd = tree_dir(top, final, 0, &base)) < 0)
+	if ((fd = tree_dir(top, final, make, &base)) < 0)
 		return -1;
 	r = spool_sidecar(fd, base, text, len);
 	tree_put(fd, top);
@@ -141,7 +140,7 @@ static void delivered(int s, const char *base)
 		final = rel;
 	}
 	if (j->to_failed && j->sidecar && final &&
-	    write_sidecar(d, final, j->sidecar, j->sidecar_len) < 0)
+	    outcome_sidecar(d, final, 0, j->sidecar, j->sidecar_len) < 0)
 		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
 			log_q(final), log_q(strerror(errno)));
 	if (final && strcmp(final, j->name))

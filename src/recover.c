@@ -225,18 +225,25 @@ static int adopt(struct spool *sp, int srcdir, const char *src, int slot,
 	 * verdict before it takes the file. */
 	if (fd < 0 || spool_rec_put(sp->attfd, slot, n, tag) < 0)
 		goto fail;
-	snprintf(to, sizeof(to), "%s/%s", mine, tree_base(name));
-	snprintf(from, sizeof(from), "%s/%s", src, tree_base(name));
-	if (renameat2(srcdir, from, sp->workfd, to, RENAME_NOREPLACE) < 0) {
-		spool_rec_put(sp->attfd, slot, 0, 0);
-		goto fail;
-	}
 	if (tree_base(name) != name) {
-		/* After the file: should its move fail, no record is left in
-		 * our slot to name the path of the slot's next file. */
+		/* Where it came from, before it comes (as a claim does): a
+		 * crash in between leaves a record without a file, which the
+		 * next start removes with our dead run. */
 		snprintf(from, sizeof(from), "%s/" SPOOL_RELPATH, src);
 		snprintf(to, sizeof(to), "%s/" SPOOL_RELPATH, mine);
 		renameat(srcdir, from, sp->workfd, to);
+	}
+	snprintf(to, sizeof(to), "%s/%s", mine, tree_base(name));
+	snprintf(from, sizeof(from), "%s/%s", src, tree_base(name));
+	if (renameat2(srcdir, from, sp->workfd, to, RENAME_NOREPLACE) < 0) {
+		int e = errno;
+
+		/* Not ours after all: no record left for the slot's next file. */
+		snprintf(to, sizeof(to), "%s/" SPOOL_RELPATH, mine);
+		unlinkat(sp->workfd, to, 0);
+		spool_rec_put(sp->attfd, slot, 0, 0);
+		errno = e;
+		goto fail;
 	}
 	if (tag == 'f') {
 		snprintf(from, sizeof(from), "%s/.sidecar", src);

@@ -190,11 +190,16 @@ static void step(void *arg)
 
 		while (n++ < SLICE && (e = tree_walk_next(t->walk))) {
 			int64_t mt, size;
+			struct stat st;
 
 			if (e->d_name[0] == '.' || (t->failed && spool_is_sidecar(e->d_name)))
 				continue;
-			if (e->d_type == DT_DIR) {
-				/* A recursive drop's files keep their paths. */
+			if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && t->depth &&
+			    fstatat(tree_walk_fd(t->walk), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode))) {
+				/* A recursive drop's files keep their paths (their
+				 * emptied directories stay: a device's is used
+				 * again). */
 				if (t->walk->depth < t->depth)
 					tree_walk_enter(t->walk);
 				continue;

@@ -456,13 +456,15 @@ int spool_discard(struct spool *sp, int slot, const char *name)
 	}
 	if (errno != ENOTEMPTY && errno != EEXIST)
 		return -1;
-	/* A directory swapped in: hand it back, it is the uploader's. */
-	if ((fd = tree_dir(sp->dropfd, name, 0, &base)) < 0)
-		return -1;
-	r = claim_rename(sp->workfd, p, fd, base);
-	tree_put(fd, sp->dropfd);
-	if (r == 0)
-		relpath_drop(sp, slot, name);
+	/* A directory swapped in: hand it back, it is the uploader's.  The
+	 * slot is freed either way: its record of the path goes. */
+	if ((fd = tree_dir(sp->dropfd, name, 0, &base)) < 0) {
+		r = -1;
+	} else {
+		r = claim_rename(sp->workfd, p, fd, base);
+		tree_put(fd, sp->dropfd);
+	}
+	relpath_drop(sp, slot, name);
 	return r;
 }
 

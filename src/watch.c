@@ -347,8 +347,12 @@ static void check_paths(int force)
 		return;
 	last = now;
 	/* Also under steady traffic (the library's timeout never fires then):
-	 * look again for directories not watched (gone, or newly set). */
+	 * look again for directories not watched (gone, or newly set), and
+	 * subdirectories that could not be (watches freed since?). */
 	retry_unwatched();
+	for (i = 0; i < ntargets; i++)
+		if (targets[i].subfail && (force || now.tv_sec % DEGRADED_S == 0))
+			walk_subs(&targets[i]);
 	for (i = 0; i < ntargets; i++) {
 		struct target *t = &targets[i];
 
@@ -383,6 +387,7 @@ static void apply_pending(void)
 			if (!strcmp(targets[i].path, n[j].path) && n[j].wd < 0) {
 				n[j].wd = targets[i].wd;
 				n[j].lost = targets[i].lost;
+				n[j].subfail = targets[i].subfail;  /* so "watched again" is said */
 				n[j].dev = targets[i].dev;
 				n[j].ino = targets[i].ino;
 				keep = 1;
@@ -584,9 +589,6 @@ static void *watch_main(void *arg)
 			/* Woken by the timeout (degraded) or a signal. */
 			check_paths(1);
 			retry_unwatched();
-			for (int i = 0; i < ntargets; i++)
-				if (targets[i].subfail)
-					walk_subs(&targets[i]);
 			continue;
 		}
 		if (ev->wd == kick_wd && kick_wd >= 0) {

@@ -19,7 +19,8 @@
 /* Arrivals, and the directory itself moved or deleted (IN_IGNORED always
  * comes).  No IN_MOVED_FROM: every claim would raise one. */
 #define SUB_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MOVE_SELF | IN_DELETE_SELF | \
-		  IN_ONLYDIR | IN_DONT_FOLLOW)
+		  IN_ONLYDIR)
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 static int ifd = -1;
 static struct wsub *subs;
@@ -98,6 +99,16 @@ static int record(int wd, const char *root, const char *rel, int depth)
 	if (!r)
 		return -1;
 	if (i >= 0) {
+		/* Moved: within its drop, or into another recursive drop
+		 * (its directories below are walked again, and follow). */
+		if (strcmp(subs[i].root, root)) {
+			if (!(o = strdup(root))) {
+				free(r);
+				return -1;
+			}
+			free(subs[i].root);
+			subs[i].root = o;
+		}
 		free(subs[i].rel);
 		subs[i].rel = r;
 		subs[i].depth = depth;
@@ -123,7 +134,7 @@ static int record(int wd, const char *root, const char *rel, int depth)
 }
 
 /* The watch of REL in ROOT, or -1. */
-static int wtree_path_wd(const char *root, const char *rel)
+static int path_wd(const char *root, const char *rel)
 {
 	for (int i = 0; i < nsubs; i++)
 		if (!strcmp(subs[i].rel, rel) && !strcmp(subs[i].root, root))
@@ -139,66 +150,98 @@ static void fail(int *nfail, char *failed, size_t failedsz, int *err, const char
 	}
 }
 
-int wtree_add(const char *root, const char *rel, int depth, int max_depth,
-	      char *failed, size_t failedsz, int *err)
+/* Watch directory FD (REL of ROOT, DEPTH down) and what is below it; FD
+ * is taken.  Everything is reached by descriptor, one name at a time with
+ * O_NOFOLLOW, and watched through /proc/self/fd: a symlink swapped in on
+ * the way is never followed (the path given to inotify_add_watch() would
+ * be, in its every component but the last). */
+static int add_at(int fd, const char *root, const char *rel, int depth, int max_depth,
+		  char *failed, size_t failedsz, int *err)
 {
-	char path[PATH_MAX + TREE_REL_MAX];
-	int nfail = 0, fd;
+	int nfail = 0;
 	DIR *d;
 	struct dirent *e;
 
-	if (snprintf(path, sizeof(path), "%s%s", root, rel) >= (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		fail(&nfail, failed, failedsz, err, rel);
-		return nfail;
-	}
 	if (depth > 0) {
+		char p[64];
 		int wd;
 
-		if (ifd < 0) {
-			errno = ENOSYS;
-			fail(&nfail, failed, failedsz, err, rel);
-			return nfail;
-		}
-		/* Watched first, listed after: what is made in it meanwhile
-		 * raises an event. */
-		if (max_subs >= 0 && nsubs >= max_subs && wtree_path_wd(root, rel) < 0) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		if (max_subs >= 0 && nsubs >= max_subs && path_wd(root, rel) < 0) {
 			errno = ENOSPC;
-			fail(&nfail, failed, failedsz, err, rel);
-			return nfail;
+			wd = -1;
+		} else {
+			/* Watched first, listed after: what is made in it
+			 * meanwhile raises an event. */
+			wd = inotify_add_watch(ifd, p, SUB_MASK);
 		}
-		if ((wd = inotify_add_watch(ifd, path, SUB_MASK)) < 0 ||
-		    record(wd, root, rel, depth) < 0) {
-			if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-				return 0;   /* gone, or not a directory now */
+		if (wd < 0 || record(wd, root, rel, depth) < 0) {
+			if (wd >= 0 && find(wd) < 0)
+				inotify_rm_watch(ifd, wd);   /* no memory to know it by */
 			fail(&nfail, failed, failedsz, err, rel);
+			close(fd);
 			return nfail;
 		}
 	}
-	if (depth >= max_depth)
-		return 0;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return 0;   /* gone: its parent says so */
+	if (depth >= max_depth || !(d = fdopendir(fd))) {
+		close(fd);
+		return nfail;
 	}
 	while ((e = readdir(d))) {
 		char sub[TREE_REL_MAX];
 		struct stat st;
+		int cfd;
 
 		if (e->d_name[0] == '.')
 			continue;   /* ".", "..", hidden: not an upload */
 		if (e->d_type != DT_DIR && (e->d_type != DT_UNKNOWN ||
-		    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)))
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode)))
 			continue;
 		if (snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", e->d_name) >=
 		    (int)sizeof(sub))
 			continue;   /* too long a path: the scan skips its files */
-		nfail += wtree_add(root, sub, depth + 1, max_depth, failed, failedsz, err);
+		cfd = openat(dirfd(d), e->d_name, DIR_FLAGS);
+		if (cfd < 0)
+			continue;   /* gone, or not a directory now */
+		nfail += add_at(cfd, root, sub, depth + 1, max_depth, failed, failedsz, err);
 	}
 	closedir(d);
 	return nfail;
+}
+
+/* Directory REL of ROOT (the drop's path: the admin's), opened one name at
+ * a time without following a symlink.  -1 with errno. */
+static int open_rel(const char *root, const char *rel)
+{
+	int top = open(root, DIR_FLAGS), fd;
+	char dot[TREE_REL_MAX + 2];
+	const char *base;
+
+	if (top < 0 || !*rel)
+		return top;
+	/* The directory holding "REL/." is REL itself. */
+	snprintf(dot, sizeof(dot), "%s/.", rel);
+	fd = tree_dir(top, dot, 0, &base);
+	if (fd == top)
+		return fd;
+	close(top);
+	return fd;
+}
+
+int wtree_add(const char *root, const char *rel, int depth, int max_depth,
+	      char *failed, size_t failedsz, int *err)
+{
+	int nfail = 0, fd;
+
+	if (depth > 0 && ifd < 0) {
+		errno = ENOSYS;
+		fail(&nfail, failed, failedsz, err, rel);
+		return nfail;
+	}
+	if ((fd = open_rel(root, rel)) < 0)
+		return 0;   /* gone, or not a directory now: its parent says so */
+	return add_at(fd, root, rel, depth, max_depth, failed, failedsz, err);
 }
 
 /* Forget the entries of ROOT whose path is REL or below it. */
@@ -217,25 +260,33 @@ static void forget_below(const char *root, const char *rel)
 
 void wtree_moved(int wd)
 {
-	char path[PATH_MAX + TREE_REL_MAX], root[PATH_MAX], rel[TREE_REL_MAX];
-	int i = find(wd), depth, nwd;
+	char root[PATH_MAX], rel[TREE_REL_MAX];
+	int i = find(wd), depth, nwd, fd;
 
 	if (i < 0)
 		return;
 	snprintf(root, sizeof(root), "%s", subs[i].root);
 	snprintf(rel, sizeof(rel), "%s", subs[i].rel);
 	depth = subs[i].depth;
-	snprintf(path, sizeof(path), "%s%s", root, rel);
 	/* Does its path still lead to it (its new place in the drop was
 	 * announced first, and taken as its path)?  The kernel's answer: the
 	 * descriptor an add of that path gets. */
-	nwd = inotify_add_watch(ifd, path, SUB_MASK);
+	nwd = -1;
+	if ((fd = open_rel(root, rel)) >= 0) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		nwd = inotify_add_watch(ifd, p, SUB_MASK);
+		close(fd);
+	}
 	if (nwd == wd)
 		return;
 	if (nwd >= 0) {
-		/* Another directory took its place: watched as that path. */
-		drop_at(i, 1);
-		record(nwd, root, rel, depth);
+		/* Another directory took its place: watched as that path
+		 * (what was below the old one is not below it). */
+		forget_below(root, rel);
+		if (record(nwd, root, rel, depth) < 0)
+			inotify_rm_watch(ifd, nwd);
 		return;
 	}
 	/* Moved out of the drop: unwatched, with what is below it. */

@@ -272,3 +272,67 @@ Test(recursive, retention_reaches_the_subdirectories)
 	cr_assert_eq(count_tree(env.done, ".sea"), 0, "an old file below done/ was kept");
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
 }
+
+/* A subdirectory moved from one recursive drop into another is the second
+ * one's from then on (review: its watch kept the first drop's name). */
+Test(recursive, a_subdirectory_moved_to_another_drop_follows)
+{
+	char in2[H_PATH + 8];
+
+	snprintf(in2, sizeof(in2), "%s/in2", env.root);
+	cr_assert_eq(mkdir(in2, 0755), 0);
+	h_config(&env, "workers = 1;\n"
+		 "defaults = { done = \"%s\"; failed = \"%s\"; recursive = true; retries = 0; };\n"
+		 "drops = ( { name = \"a\"; path = \"%s\"; command = [ \"/bin/true\" ]; },\n"
+		 "          { name = \"b\"; path = \"%s\"; command = [ \"/bin/true\" ];\n"
+		 "            spool = \"%s/sp2\"; } );\n",
+		 env.done, env.failed, env.drop, in2, env.root);
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	cr_assert_eq(system(h_fmt("mkdir -p %s/x/y && sleep 0.3 && mv %s/x %s/x && sleep 0.3 && "
+				  "echo 1 > %s/x/f1.sea && echo 2 > %s/x/y/f2.sea",
+				  env.drop, env.drop, in2, in2, in2)), 0);
+	cr_assert(wait_tree(env.done, ".sea", 2, 10000), "%d of 2", count_tree(env.done, ".sea"));
+	cr_assert(h_wait_text(env.log, "event=done drop=b file=x/y/f2.sea", 2000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Inotify ids of the directories DIR's daemon PID watches: 1 if the inode
+ * of PATH is among them. */
+static int watched(pid_t pid, const char *path)
+{
+	struct stat st;
+	char *cmd;
+	int rc;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	cmd = (char *)h_fmt("grep -h '^inotify wd:' /proc/%d/fdinfo/* 2>/dev/null | "
+			    "grep -qi ' ino:%lx '", (int)pid, (unsigned long)st.st_ino);
+	rc = system(cmd);
+	return rc == 0;
+}
+
+/* A subdirectory swapped for a symlink while the watcher is behind (the
+ * daemon stopped): the event for what was made in it is not followed
+ * through the symlink -- no directory outside the drop is watched. */
+Test(recursive, a_symlink_swapped_in_is_not_watched_through)
+{
+	h_config_simple(&env, "[\"/bin/true\"]", "recursive = true;", "");
+	cr_assert_eq(system(h_fmt("mkdir -p %s/outside/usr/deep", env.out)), 0);
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	cr_assert_eq(mkdir(h_fmt("%s/g1", env.drop), 0755), 0);
+	usleep(300000);
+	cr_assert(watched(env.pid, h_fmt("%s/g1", env.drop)), "a subdirectory is not watched");
+	kill(env.pid, SIGSTOP);
+	cr_assert_eq(system(h_fmt("mkdir %s/g1/usr && mv %s/g1 %s/h1 && ln -s %s/outside %s/g1",
+				  env.drop, env.drop, env.drop, env.out, env.drop)), 0);
+	kill(env.pid, SIGCONT);
+	usleep(500000);
+	cr_assert(!watched(env.pid, h_fmt("%s/outside/usr", env.out)),
+		  "a directory outside the drop is watched");
+	cr_assert(!watched(env.pid, h_fmt("%s/outside/usr/deep", env.out)));
+	cr_assert(watched(env.pid, h_fmt("%s/h1/usr", env.drop)), "the moved one is not");
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}

@@ -993,6 +993,32 @@ Test(config, relative_to_config_dir, .init = setup, .fini = teardown)
 	expect_error("seawatch.conf", "1: workers", "between", 1);
 }
 
+/* A drop below a recursive drop is refused; below a flat one, or on the
+ * same directory, it is not. */
+Test(config, a_drop_inside_a_recursive_drop, .init = setup, .fini = teardown)
+{
+	static const char *two =
+		"drops = ( { name = \"a\"; path = \"in\"; done = \"done\"; failed = \"failed\";\n"
+		"            command = [ \"bin/proc.sh\" ]; %s },\n"
+		"          { name = \"b\"; path = \"%s\"; done = \"done\"; failed = \"failed\";\n"
+		"            command = [ \"bin/proc.sh\" ]; pattern = \"*.dat\"; spool = \"sp\"; } );\n";
+	char text[1024], *errs = NULL;
+	struct sw_config *cfg;
+
+	snprintf(text, sizeof(text), two, "recursive = true;", "in/sub");
+	write_conf(text);
+	cr_assert_null(cnf_load(conf, &errs));
+	cr_assert(errs && strstr(errs, ":3: drops[1].path: inside drop \"a\""), "%s", errs);
+	cr_assert(strstr(errs, "which is recursive"), "%s", errs);
+	free(errs);
+	snprintf(text, sizeof(text), two, "", "in/sub");
+	cfg = load_ok(text);
+	cnf_free(cfg);
+	snprintf(text, sizeof(text), two, "recursive = true;", "in");
+	cfg = load_ok(text);
+	cnf_free(cfg);
+}
+
 /* recursive: off by default, max_depth 8; set in defaults or per drop. */
 Test(config, recursive_and_max_depth, .init = setup, .fini = teardown)
 {

@@ -475,7 +475,7 @@ Test(spool, parked_file_comes_back_with_its_verdict, .init = mk, .fini = rm)
  * "x.sea", and the next file of that slot knows nothing of it. */
 Test(spool, a_relative_path_survives_a_crash_and_a_set_aside, .init = mk, .fini = rm)
 {
-	struct spool dead, next;
+	struct spool dead, next, third;
 	char name[NAME_MAX + 1], sub[300], p[400];
 	int n = -1, dfd;
 	char tag = 'x';
@@ -515,11 +515,12 @@ Test(spool, a_relative_path_survives_a_crash_and_a_set_aside, .init = mk, .fini 
 	cr_assert_eq(spool_claim(&next, next.dropfd, "y.sea", 4), 0);
 	close(next.lockfd);
 	next.lockfd = -1;
-	cr_assert_eq(spool_open(&dead, drop, spooldir, "d", -1), 0);
-	cr_assert_eq(spool_recover_next(&dead, 0, name, sizeof(name), &n, &tag), 1);
+	cr_assert_eq(spool_open(&third, drop, spooldir, "d", -1), 0);
+	cr_assert_eq(spool_recover_next(&third, 0, name, sizeof(name), &n, &tag), 1);
 	cr_assert_str_eq(name, "y.sea");
-	spool_close(&dead);
+	spool_close(&third);
 	spool_close(&next);
+	spool_close(&dead);
 }
 
 /* An old spool inside the drop (as versions before 0.2 kept it, and as an

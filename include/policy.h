@@ -19,6 +19,8 @@ enum st_kind {
 	ST_NOT_REGULAR,   /* not a regular file once claimed */
 	ST_ABORTED,       /* stopped by a graceful shutdown: not counted */
 	ST_SPAWN,         /* the worker could not start it (fork/pipe); code = errno */
+	ST_PROTOCOL,      /* lines: its answer was no verdict (SPEC §10) */
+	ST_LOST,          /* lines: the command ended holding the job; code = wait status */
 };
 
 enum verdict { V_DONE, V_RETRY, V_FAILED };

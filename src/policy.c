@@ -122,6 +122,15 @@ const char *policy_status(enum st_kind kind, int code, char *buf, size_t n)
 	case ST_SPAWN:
 		snprintf(buf, n, "spawn:%s", errname(code, tmp, sizeof(tmp)));
 		break;
+	case ST_PROTOCOL:
+		snprintf(buf, n, "protocol-error");
+		break;
+	case ST_LOST:
+		if (WIFSIGNALED(code))
+			snprintf(buf, n, "command-died:%s", signame(WTERMSIG(code), tmp, sizeof(tmp)));
+		else
+			snprintf(buf, n, "command-exited:%d", WEXITSTATUS(code));
+		break;
 	}
 	return buf;
 }

@@ -47,6 +47,10 @@ Test(policy, verdict_table)
 		{ 3, 1, ST_WORKER_DIED, 0, V_RETRY },
 		{ 3, 1, ST_CRASHED, 0, V_FAILED },
 		{ 3, 1, ST_NOT_REGULAR, 0, V_FAILED },
+		{ 3, 1, ST_PROTOCOL, 0, V_RETRY },     /* lines: a failed attempt */
+		{ 0, 1, ST_PROTOCOL, 0, V_FAILED },
+		{ 3, 1, ST_LOST, 65 << 8, V_RETRY },   /* no_retry is for its answers */
+		{ 3, 4, ST_LOST, SIGKILL, V_FAILED },
 	};
 	size_t i;
 
@@ -101,6 +105,9 @@ Test(policy, status_strings)
 	cr_assert_str_eq(policy_status(ST_EXEC, ENOENT, b, sizeof(b)), "exec:ENOENT");
 	cr_assert_str_eq(policy_status(ST_WORKER_DIED, 0, b, sizeof(b)), "worker-died");
 	cr_assert_str_eq(policy_status(ST_CRASHED, 0, b, sizeof(b)), "crashed");
+	cr_assert_str_eq(policy_status(ST_PROTOCOL, 0, b, sizeof(b)), "protocol-error");
+	cr_assert_str_eq(policy_status(ST_LOST, 3 << 8, b, sizeof(b)), "command-exited:3");
+	cr_assert_str_eq(policy_status(ST_LOST, SIGSEGV, b, sizeof(b)), "command-died:SIGSEGV");
 }
 
 /* How a worker ended, for event=worker-died (statuses made as the kernel

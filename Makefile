@@ -26,7 +26,7 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config trust fileio sbuf tree lines log queue policy timer job sys loop stats proto core spool recover copy watch wtree cgroup settle guard drop intake outcome attempt dispatch pool notify metrics status requeue retain control runner worker master
+CORE = config trust fileio sbuf tree lines log queue policy timer job sys loop stats proto core spool recover copy watch wtree cgroup settle guard drop intake outcome attempt dispatch pool notify metrics status requeue retain control runner helper worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
 CTL    = $(BUILD)/seawatchctl
@@ -61,7 +61,7 @@ $(DAEMON): $(CORE_OBJ) $(BUILD)/main.o
 $(CTL): $(BUILD)/seawatchctl.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^
 
-$(WORKER): $(BUILD)/worker_bin.o $(BUILD)/worker.o $(BUILD)/runner.o $(BUILD)/sys.o $(BUILD)/proto.o $(BUILD)/cgroup.o $(BUILD)/log.o
+$(WORKER): $(BUILD)/worker_bin.o $(BUILD)/worker.o $(BUILD)/helper.o $(BUILD)/lines.o $(BUILD)/policy.o $(BUILD)/runner.o $(BUILD)/sys.o $(BUILD)/proto.o $(BUILD)/cgroup.o $(BUILD)/log.o
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(WORKER_STATIC) -o $@ $^
 
 $(BUILD):

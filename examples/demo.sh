@@ -5,7 +5,7 @@
 set -eu
 daemon=${1:-build/seawatchd}
 top=$(pwd)
-mkdir -p demo/incoming demo/done demo/failed demo/out
+mkdir -p demo/incoming demo/incoming-lines demo/done demo/failed demo/out
 # The script's output directory is given relative to etc/ in the config,
 # but a command runs with the daemon's working directory: use an absolute one.
 sed "s#\"../demo/out\"#\"$top/demo/out\"#" etc/demo.conf > demo/demo.conf
@@ -27,12 +27,25 @@ fi
 	done
 	: > demo/.tmp.empty
 	mv demo/.tmp.empty demo/incoming/empty.sea   # goes to failed/ (exit 65)
+	# Binary device logs for the lines-mode drop: 8-byte records (time,
+	# sensor, value in tenths), parsed by examples/parse-sea.py.
+	i=1
+	while [ $i -le 3 ]; do
+		s=$(printf '\\%03o' $i)   # the sensor's byte, as an escape for printf
+		printf "\\001\\000\\000\\000$s\\000\\144\\000\\002\\000\\000\\000$s\\000\\310\\000" \
+			> demo/.tmp.b$i
+		mv demo/.tmp.b$i demo/incoming-lines/device-$i.sea
+		i=$((i + 1))
+	done
+	printf 'short' > demo/.tmp.short
+	mv demo/.tmp.short demo/incoming-lines/truncated.sea   # failed/: "65 5 bytes: ..."
 	sleep 2
 	echo
 	echo "demo: done/:   $(ls demo/done | tr '\n' ' ')"
 	echo "demo: failed/: $(ls demo/failed | tr '\n' ' ')"
 	echo "demo: out/:    $(ls demo/out | tr '\n' ' ')"
-	echo "demo: drop more files into $top/demo/incoming/ (name them *.sea)$ctl; Ctrl-C to stop."
+	echo "demo: out/records.csv (lines mode):"; sed 's/^/  /' demo/out/records.csv
+	echo "demo: drop more files into $top/demo/incoming/ or incoming-lines/ (name them *.sea)$ctl; Ctrl-C to stop."
 ) &
 echo "demo: starting seawatchd -c demo/demo.conf (Ctrl-C to stop)"
 exec "$daemon" -c demo/demo.conf

@@ -20,6 +20,12 @@ enum sw_log_target { SW_LOG_STDERR = 0, SW_LOG_SYSLOG };
  * scheduler puts them. */
 enum sw_affinity { SW_AFFINITY_SPREAD = 0, SW_AFFINITY_NONE };
 
+/* How a drop's command runs (SPEC §10). */
+enum sw_protocol {
+	SW_PROTO_EXEC,    /* one process per attempt */
+	SW_PROTO_LINES,   /* one per worker, one path per line on its stdin */
+};
+
 struct sw_drop {
 	char *name;            /* unique, [A-Za-z0-9_.-]+ */
 	char *path;            /* absolute, canonical (realpath) */
@@ -36,6 +42,8 @@ struct sw_drop {
 	int64_t backoff_ms;    /* delay before the first retry */
 	int64_t backoff_max_ms;
 	int64_t kill_grace_ms; /* SIGTERM, then SIGKILL after this */
+	int protocol;          /* enum sw_protocol (SPEC §10) */
+	int max_jobs;          /* lines: a command is restarted after this many jobs (0: never) */
 	int recursive;         /* files in subdirectories too (SPEC §9) */
 	int max_depth;         /* ... at most this many levels down */
 	int64_t settle_ms;     /* a file is taken once unchanged this long (0: at its close) */

@@ -39,7 +39,9 @@ struct msg_ctl {
 };
 
 /* master -> worker: run one command.  data holds argc NUL-terminated
- * argv strings, envc environment strings, then the log label. */
+ * argv strings, envc environment strings, then the log label; in lines
+ * mode (SPEC §10), then the file's path, written to the persistent command
+ * (whose argv and environment are the same for every file). */
 struct msg_job {
 	uint32_t type;
 	uint32_t job;           /* echoed back in the result */
@@ -53,6 +55,8 @@ struct msg_job {
 	uint32_t log_level;
 	uint32_t argc;
 	uint32_t envc;
+	uint32_t protocol;      /* enum sw_protocol: lines -> a persistent command */
+	uint32_t max_jobs;      /* lines: its jobs before a restart (0: no limit) */
 	char data[];
 };
 
@@ -72,9 +76,10 @@ struct msg_result {
  * new offset, or PROTO_MAX + 1 once it no longer fits (and from then on). */
 size_t proto_put(char *buf, size_t off, const char *s);
 /* A job message's strings: ARGV (argc of them, then NULL; at most MAXARG),
- * ENVP (envc, then NULL; at most MAXENV) and the log LABEL, pointing into
- * J, which is LEN bytes long.  0, or -1 if it is malformed. */
+ * ENVP (envc, then NULL; at most MAXENV), the log LABEL and, in lines
+ * mode, the file's PATH (else NULL), pointing into J, which is LEN bytes
+ * long.  0, or -1 if it is malformed. */
 int proto_job_decode(const struct msg_job *j, size_t len, char **argv, int maxarg,
-		     char **envp, int maxenv, const char **label);
+		     char **envp, int maxenv, const char **label, const char **path);
 
 #endif

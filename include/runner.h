@@ -68,6 +68,20 @@ int runner_start(struct runner *r, char **argv, char **envp, const char *label,
  */
 enum run_end runner_wait(struct runner *r, int64_t timeout_ms, int64_t grace_ms, int sigfd,
 			 const int *ctlfd, int (*hook)(int signo, void *arg), void *arg);
+/* Start ARGV with ENVP, its stdin FD0 (-1: /dev/null), stdout FD1, stderr
+ * FD2, in its own group, as runner_start() does: 0 with *PID; an errno > 0
+ * if exec failed (reaped); -1 (errno) if it could not be started. */
+int runner_spawn(pid_t *pid, char **argv, char **envp, int fd0, int fd1, int fd2);
+/* An output logged with LABEL, at most LOG_MAX bytes of it. */
+void runner_out_init(struct output *o, const char *label, uint32_t log_max);
+/* N bytes of it: logged by line, kept in the tail. */
+void runner_out_feed(struct output *o, const char *buf, size_t n);
+/* Read what FD (non-blocking) holds now into O: 0 at its end, else 1. */
+int runner_out_read(struct output *o, int fd);
+/* Its last line logged, and what was not (a count). */
+void runner_out_end(struct output *o);
+/* Its tail, into DST (PROTO_TAIL bytes); the length. */
+size_t runner_out_tail(const struct output *o, char *dst);
 /* The output's end (what is left in the pipe), and the descriptors. */
 void runner_finish(struct runner *r);
 /* The tail of its output, into DST (PROTO_TAIL bytes); its length. */

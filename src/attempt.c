@@ -36,6 +36,29 @@ void attempt_setup_env(const struct sw_config *c)
 	snprintf(env_lang, sizeof(env_lang), "LANG=%s", l && *l ? l : "C");
 }
 
+/* The per-file environment of exec mode (6 strings) at OFF in BUF. */
+static size_t file_env(char *buf, size_t off, const struct job *j, const struct sw_drop *dc,
+		       const char *path)
+{
+	char arg[8192];
+
+	snprintf(arg, sizeof(arg), "SEAWATCH_FILE=%s", path);
+	off = proto_put(buf, off, arg);
+	/* NAME is the last component; RELPATH the path in the drop
+	 * ("device42/x.sea" in a recursive drop). */
+	snprintf(arg, sizeof(arg), "SEAWATCH_NAME=%s",
+		 strrchr(j->name, '/') ? strrchr(j->name, '/') + 1 : j->name);
+	off = proto_put(buf, off, arg);
+	snprintf(arg, sizeof(arg), "SEAWATCH_RELPATH=%s", j->name);
+	off = proto_put(buf, off, arg);
+	snprintf(arg, sizeof(arg), "SEAWATCH_DROP=%s", dc->name);
+	off = proto_put(buf, off, arg);
+	snprintf(arg, sizeof(arg), "SEAWATCH_ATTEMPT=%d", j->n);
+	off = proto_put(buf, off, arg);
+	snprintf(arg, sizeof(arg), "SEAWATCH_MAX_ATTEMPTS=%d", dc->retries + 1);
+	return proto_put(buf, off, arg);
+}
+
 int attempt_message(int s, char *buf, size_t *len)
 {
 	struct job *j = JOB(s);
@@ -73,25 +96,24 @@ int attempt_message(int s, char *buf, size_t *len)
 	off = proto_put(buf, off, env_path);
 	off = proto_put(buf, off, env_home);
 	off = proto_put(buf, off, env_lang);
-	snprintf(arg, sizeof(arg), "SEAWATCH_FILE=%s", path);
-	off = proto_put(buf, off, arg);
-	/* NAME is the last component; RELPATH the path in the drop
-	 * ("device42/x.sea" in a recursive drop). */
-	snprintf(arg, sizeof(arg), "SEAWATCH_NAME=%s",
-		 strrchr(j->name, '/') ? strrchr(j->name, '/') + 1 : j->name);
-	off = proto_put(buf, off, arg);
-	snprintf(arg, sizeof(arg), "SEAWATCH_RELPATH=%s", j->name);
-	off = proto_put(buf, off, arg);
-	snprintf(arg, sizeof(arg), "SEAWATCH_DROP=%s", dc->name);
-	off = proto_put(buf, off, arg);
-	snprintf(arg, sizeof(arg), "SEAWATCH_ATTEMPT=%d", j->n);
-	off = proto_put(buf, off, arg);
-	snprintf(arg, sizeof(arg), "SEAWATCH_MAX_ATTEMPTS=%d", dc->retries + 1);
-	off = proto_put(buf, off, arg);
-	m->envc = 9;
+	if (dc->protocol == SW_PROTO_LINES) {
+		/* One command for every file: what is per file comes on its
+		 * stdin (the path, after the label). */
+		m->protocol = SW_PROTO_LINES;
+		m->max_jobs = (uint32_t)dc->max_jobs;
+		snprintf(arg, sizeof(arg), "SEAWATCH_DROP=%s", dc->name);
+		off = proto_put(buf, off, arg);
+		off = proto_put(buf, off, "SEAWATCH_PROTOCOL=lines");
+		m->envc = 5;
+	} else {
+		off = file_env(buf, off, j, dc, path);
+		m->envc = 9;
+	}
 	snprintf(label, sizeof(label), "drop=%s file=%s attempt=%d", dc->name,
 		 log_q(j->name), j->n);
 	off = proto_put(buf, off, label);
+	if (m->protocol == SW_PROTO_LINES)
+		off = proto_put(buf, off, path);
 	if (off > PROTO_MAX) {
 		log_err("event=command-too-long drop=%s file=%s", dc->name, log_q(j->name));
 		errno = E2BIG;

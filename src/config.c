@@ -96,6 +96,7 @@ struct opt {
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 static const char *const log_targets[] = { "stderr", "syslog", NULL };
 static const char *const affinities[] = { "spread", "none", NULL };
+static const char *const protocols[] = { "exec", "lines", NULL };
 
 /* Stored through an int *, like the K_INT fields. */
 _Static_assert(sizeof(enum sw_log_level) == sizeof(int), "enum is not int-sized");
@@ -142,6 +143,9 @@ static const struct opt drop_opts[] = {
 	{ "kill_grace",  K_DURATION, 0, MS_HOUR, 5 * MS_SECOND, NULL, D(kill_grace_ms), 0, 0, NULL },
 	{ "no_retry",    K_CODES,    1, 255, 0, NULL, D(no_retry), D(n_no_retry), 0, NULL },
 	{ "settle",      K_DURATION, 0, MS_HOUR, 0, NULL, D(settle_ms), 0, 0, NULL },
+	/* SPEC §10: one process per attempt, or one per worker fed lines. */
+	{ "protocol",    K_ENUM,     0, 0, SW_PROTO_EXEC, NULL, D(protocol), 0, 0, protocols },
+	{ "max_jobs",    K_INT,      0, 1000000000, 0, NULL, D(max_jobs), 0, 0, NULL },
 	/* SPEC §9: files in subdirectories, down to max_depth levels. */
 	{ "recursive",   K_BOOL,     0, 1, 0, NULL, D(recursive), 0, 0, NULL },
 	{ "max_depth",   K_INT,      1, SW_DEPTH_MAX, 8, NULL, D(max_depth), 0, 0, NULL },
@@ -474,6 +478,22 @@ static const char *tmpl_bad(const char *tmpl, size_t *n)
 	while ((t = tmpl_token(&p, &s, n)) != T_END)
 		if (t == T_BAD)
 			return s;
+	return NULL;
+}
+
+/* The first placeholder of TMPL that differs per file (all but {drop}),
+ * its length in *N; or NULL. */
+static const char *tmpl_per_file(const char *tmpl, size_t *n)
+{
+	const char *p = tmpl, *s;
+	enum tok t;
+
+	while ((t = tmpl_token(&p, &s, n)) != T_END) {
+		if (t == T_TEXT || t == T_DROP)
+			continue;
+		*n = (size_t)(p - s);
+		return s;
+	}
 	return NULL;
 }
 
@@ -1365,6 +1385,27 @@ static void parse_drop_group(struct ctx *c, const config_setting_t *group,
 			    /* keep_done = 0: done files are deleted; no done/ needed. */
 			    !(o->off == offsetof(struct sw_drop, done) && d->keep_done_ms == 0))
 				err_missing(c, group, o->name);
+
+	/* A persistent command gets its files on stdin: its argv is the same
+	 * for every file, so {drop} is all it may name.  Said where the
+	 * protocol or the command is set. */
+	if (!in_defaults && d->protocol == SW_PROTO_LINES && d->command &&
+	    (config_setting_get_member(group, "protocol") ||
+	     config_setting_get_member(group, "command"))) {
+		const config_setting_t *cm = config_setting_get_member(group, "command");
+
+		for (int i = 1; i < d->argc; i++) {
+			const char *t;
+			size_t tl;
+
+			if ((t = tmpl_per_file(d->command[i], &tl))) {
+				err_at(c, cm ? config_setting_get_elem(cm, (unsigned)i) : group,
+				       "%.*s: with protocol = \"lines\" only {drop} may be used "
+				       "(the files come on the command's stdin)", (int)tl, t);
+				break;
+			}
+		}
+	}
 
 	/* Checked where backoff or backoff_max is set: an inconsistency
 	 * inherited from defaults was reported there, once.  Not after a bad

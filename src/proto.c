@@ -17,16 +17,18 @@ size_t proto_put(char *buf, size_t off, const char *s)
 }
 
 int proto_job_decode(const struct msg_job *j, size_t len, char **argv, int maxarg,
-		     char **envp, int maxenv, const char **label)
+		     char **envp, int maxenv, const char **label, const char **path)
 {
 	const char *p = j->data, *end = (const char *)j + len;
-	uint32_t i;
+	uint32_t i, n;
 
 	if (len < sizeof(*j) || j->argc < 1 || j->argc >= (uint32_t)maxarg ||
 	    j->envc >= (uint32_t)maxenv)
 		return -1;
 	*label = "";
-	for (i = 0; i < j->argc + j->envc + 1; i++) {
+	*path = NULL;
+	n = j->argc + j->envc + 1 + (j->protocol != 0);
+	for (i = 0; i < n; i++) {
 		const char *z = memchr(p, '\0', (size_t)(end - p));
 
 		if (!z)
@@ -35,8 +37,10 @@ int proto_job_decode(const struct msg_job *j, size_t len, char **argv, int maxar
 			argv[i] = (char *)p;
 		else if (i < j->argc + j->envc)
 			envp[i - j->argc] = (char *)p;
-		else
+		else if (i == j->argc + j->envc)
 			*label = p;
+		else
+			*path = p;
 		p = z + 1;
 	}
 	argv[j->argc] = NULL;

@@ -60,6 +60,13 @@ long runner_gid(void)
 	return run_gid;
 }
 
+void runner_out_init(struct output *o, const char *label, uint32_t log_max)
+{
+	memset(o, 0, sizeof(*o));
+	o->label = label;
+	o->log_max = log_max;
+}
+
 static void out_flush_line(struct output *o)
 {
 	char esc[RUNNER_LINE_MAX * 4 + 8];
@@ -76,7 +83,7 @@ static void out_flush_line(struct output *o)
 	o->linelen = 0;
 }
 
-static void out_feed(struct output *o, const char *buf, size_t n)
+void runner_out_feed(struct output *o, const char *buf, size_t n)
 {
 	size_t i;
 
@@ -96,7 +103,7 @@ static void out_feed(struct output *o, const char *buf, size_t n)
 	}
 }
 
-static size_t out_tail(const struct output *o, char *dst)
+size_t runner_out_tail(const struct output *o, char *dst)
 {
 	if (!o->tailfull) {
 		memcpy(dst, o->tail, o->tailpos);
@@ -107,8 +114,7 @@ static size_t out_tail(const struct output *o, char *dst)
 	return sizeof(o->tail);
 }
 
-/* Read what the pipe holds now; 0 at EOF, 1 if still open. */
-static int out_read(struct output *o, int fd)
+int runner_out_read(struct output *o, int fd)
 {
 	char buf[65536];
 
@@ -116,7 +122,7 @@ static int out_read(struct output *o, int fd)
 		ssize_t r = read(fd, buf, sizeof(buf));
 
 		if (r > 0) {
-			out_feed(o, buf, (size_t)r);
+			runner_out_feed(o, buf, (size_t)r);
 			continue;
 		}
 		if (r == 0)
@@ -138,7 +144,7 @@ static int out_read(struct output *o, int fd)
  */
 struct spawn {
 	char **argv, **envp;
-	int outfd;
+	int infd, outfd, errfd;
 	volatile int err;    /* set by the child if exec fails */
 };
 
@@ -207,7 +213,7 @@ static int child_exec(void *arg)
 	 * ignores would stay ignored across exec: give them back. */
 	for (sig = 0; sig < (int)(sizeof(ignored) / sizeof(ignored[0])); sig++)
 		signal(ignored[sig], SIG_DFL);
-	if (dup2(devnull, 0) < 0 || dup2(sp->outfd, 1) < 0 || dup2(sp->outfd, 2) < 0)
+	if (dup2(sp->infd, 0) < 0 || dup2(sp->outfd, 1) < 0 || dup2(sp->errfd, 2) < 0)
 		goto fail;
 	/* Everything above 2 closes at exec. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
@@ -243,38 +249,41 @@ int runner_setup(long uid, long gid, long index)
 	return 0;
 }
 
+int runner_spawn(pid_t *pid, char **argv, char **envp, int fd0, int fd1, int fd2)
+{
+	struct spawn sp = { argv, envp, fd0 < 0 ? devnull : fd0, fd1, fd2, 0 };
+	int e;
+
+	*pid = clone(child_exec, spawn_stack + sizeof(spawn_stack),
+		     CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
+	if (*pid < 0)
+		return -1;
+	if ((e = sp.err)) {
+		waitpid(*pid, NULL, 0);
+		return e;
+	}
+	return 0;
+}
+
 int runner_start(struct runner *r, char **argv, char **envp, const char *label,
 		 uint32_t log_max)
 {
 	int outp[2], e;
 
-	memset(&r->out, 0, sizeof(r->out));
-	r->out.label = label;
-	r->out.log_max = log_max;
+	runner_out_init(&r->out, label, log_max);
 	r->status = 0;
 	/* The read end non-blocking from the start: one call less later. */
 	if (pipe2(outp, O_CLOEXEC) < 0)
 		return -1;
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
 	r->t0 = sys_now_ms();
-	{
-		struct spawn sp = { argv, envp, outp[1], 0 };
+	e = runner_spawn(&r->pid, argv, envp, -1, outp[1], outp[1]);
+	if (e != 0) {
+		int saved = errno;
 
-		r->pid = clone(child_exec, spawn_stack + sizeof(spawn_stack),
-			       CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
-		e = sp.err;
-	}
-	if (r->pid < 0) {
-		e = errno;
 		close(outp[0]);
 		close(outp[1]);
-		errno = e;
-		return -1;
-	}
-	if (e) {
-		close(outp[0]);
-		close(outp[1]);
-		waitpid(r->pid, NULL, 0);
+		errno = saved;
 		return e;
 	}
 	/* We keep our copy of the write end until the command is reaped: the
@@ -309,7 +318,7 @@ enum run_end runner_wait(struct runner *r, int64_t timeout_ms, int64_t grace_ms,
 			wait = 0;
 		if (poll(pf, 3, (int)(wait > 60000 ? 60000 : wait)) < 0 && errno != EINTR)
 			break;
-		if (pf[1].revents && !out_read(&r->out, r->outfd)) {
+		if (pf[1].revents && !runner_out_read(&r->out, r->outfd)) {
 			close(r->outfd);
 			r->outfd = -1;
 		}
@@ -362,19 +371,25 @@ void runner_finish(struct runner *r)
 	/* Whatever the group wrote before it died is still in the pipe (read
 	 * until empty: our write end is still open, so no end-of-file). */
 	if (r->outfd >= 0) {
-		out_read(&r->out, r->outfd);
+		runner_out_read(&r->out, r->outfd);
 		close(r->outfd);
 		r->outfd = -1;
 	}
 	close(r->keepfd);
 	r->keepfd = -1;
-	out_flush_line(&r->out);
-	if (r->out.dropped)
-		log_info("event=output-truncated %s dropped_bytes=%llu", r->out.label,
-			 (unsigned long long)r->out.dropped);
+	runner_out_end(&r->out);
+}
+
+void runner_out_end(struct output *o)
+{
+	out_flush_line(o);
+	if (o->dropped)
+		log_info("event=output-truncated %s dropped_bytes=%llu", o->label,
+			 (unsigned long long)o->dropped);
+	o->dropped = 0;
 }
 
 size_t runner_tail(const struct runner *r, char *dst)
 {
-	return out_tail(&r->out, dst);
+	return runner_out_tail(&r->out, dst);
 }

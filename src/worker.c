@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "helper.h"
 #include "log.h"
 #include "policy.h"
 #include "proto.h"
@@ -73,7 +74,7 @@ static void give_back(void)
 
 
 static void send_result(uint32_t job, enum st_kind kind, int code,
-			int64_t dur, const struct runner *run)
+			int64_t dur, const struct output *out)
 {
 	struct msg_result r;
 
@@ -83,7 +84,7 @@ static void send_result(uint32_t job, enum st_kind kind, int code,
 	r.kind = kind;
 	r.code = code;
 	r.duration_ms = dur;
-	r.tail_len = run ? (uint32_t)runner_tail(run, r.tail) : 0;
+	r.tail_len = out ? (uint32_t)runner_out_tail(out, r.tail) : 0;
 	while (send(WORKER_FD, &r, offsetof(struct msg_result, tail) + r.tail_len,
 		    MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
@@ -278,15 +279,60 @@ static const char *env_of(char **envp, const char *name)
 	return "?";
 }
 
+/* Reap ended children; the persistent command's end is helper.c's to
+ * see (its pid must not be reused while the worker may signal it). */
+static void reap(void)
+{
+	for (;;) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		if (si.si_pid == helper_pid())
+			helper_reap();
+		else
+			waitpid(si.si_pid, NULL, 0);
+	}
+}
+
+/* Job J of a lines-mode drop: to the worker's persistent command. */
+static void run_lines(const struct msg_job *j, char **argv, char **envp, const char *label,
+		      const char *path)
+{
+	struct output out;
+	struct helper_res res;
+	const char *base = strrchr(path, '/');
+
+	title_set(env_of(envp, "SEAWATCH_DROP"), base ? base + 1 : path);
+	runner_out_init(&out, label, j->out_log_max);
+	ctl_watched = master_gone ? -1 : WORKER_FD;
+	helper_job(j, argv, envp, path, &out, sigfd, &ctl_watched, master_says_stop, &res);
+	runner_out_end(&out);
+	/* What its group left (reparented to us, a subreaper): its SIGCHLD
+	 * was read while the job ran. */
+	reap();
+	if (master_gone)
+		return;
+	if (res.kind == ST_ABORTED) {
+		/* As in exec mode: the jobs sent ahead do not start. */
+		if (!drain())
+			master_gone = 1;
+		give_back();
+	}
+	send_result(j->job, res.kind, res.code, res.dur, &out);
+}
+
 static void run_job(const struct msg_job *j, size_t len)
 {
 	char *argv[130], *envp[70];
-	const char *label;
+	const char *label, *path;
 	struct runner r;
 	enum run_end end;
 	int e, fd;
 
-	if (proto_job_decode(j, len, argv, 129, envp, 65, &label) < 0) {
+	if (proto_job_decode(j, len, argv, 129, envp, 65, &label, &path) < 0 ||
+	    (j->protocol && !path)) {
 		log_err("event=bad-job-message length=%zu", len);
 		send_result(j->job, ST_SPAWN, EINVAL, 0, NULL);
 		return;
@@ -301,6 +347,10 @@ static void run_job(const struct msg_job *j, size_t len)
 		errno = EBADF;
 	if (fd < 0 || spool_rec_put(fd, (int)j->slot, (int)j->attempt, 0) < 0) {
 		send_result(j->job, ST_SPAWN, errno, 0, NULL);
+		return;
+	}
+	if (path) {
+		run_lines(j, argv, envp, label, path);
 		return;
 	}
 	title_set(env_of(envp, "SEAWATCH_DROP"), env_of(envp, "SEAWATCH_NAME"));
@@ -327,14 +377,14 @@ static void run_job(const struct msg_job *j, size_t len)
 		if (!drain())
 			master_gone = 1;
 		give_back();
-		send_result(j->job, ST_ABORTED, 0, sys_now_ms() - r.t0, &r);
+		send_result(j->job, ST_ABORTED, 0, sys_now_ms() - r.t0, &r.out);
 	} else if (end == RUN_TIMEOUT) {
 		send_result(j->job, ST_TIMEOUT, WIFSIGNALED(r.status) ? WTERMSIG(r.status) : 0,
-			    sys_now_ms() - r.t0, &r);
+			    sys_now_ms() - r.t0, &r.out);
 	} else if (WIFSIGNALED(r.status)) {
-		send_result(j->job, ST_SIGNAL, WTERMSIG(r.status), sys_now_ms() - r.t0, &r);
+		send_result(j->job, ST_SIGNAL, WTERMSIG(r.status), sys_now_ms() - r.t0, &r.out);
 	} else {
-		send_result(j->job, ST_EXIT, WEXITSTATUS(r.status), sys_now_ms() - r.t0, &r);
+		send_result(j->job, ST_EXIT, WEXITSTATUS(r.status), sys_now_ms() - r.t0, &r.out);
 	}
 }
 
@@ -370,7 +420,19 @@ static int drop_privileges_for_commands(void)
 	return 0;
 }
 
+static int serve(int argc, char **argv);
+
 int worker_main(int argc, char **argv)
+{
+	int rc = serve(argc, argv);
+
+	/* However it ends (a stop, the master gone): its persistent command
+	 * gets its stdin closed and kill_grace, then is killed. */
+	helper_end();
+	return rc;
+}
+
+static int serve(int argc, char **argv)
 {
 	sigset_t set;
 	pid_t parent = getppid();
@@ -453,8 +515,7 @@ int worker_main(int argc, char **argv)
 			while (read(sigfd, &ssi, sizeof(ssi)) == sizeof(ssi))
 				if (ssi.ssi_signo == SIGUSR2)
 					return 0;
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
+			reap();
 		}
 	}
 }

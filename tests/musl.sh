@@ -18,7 +18,8 @@ set -- -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -I"$inc" '-DSW_VER
 for f in src/*.c; do
 	musl-gcc "$@" -fsyntax-only "$f"
 done
-musl-gcc "$@" -static -o "$inc/seawatch-worker" src/worker_bin.c src/worker.c src/runner.c src/sys.c \
+musl-gcc "$@" -static -o "$inc/seawatch-worker" src/worker_bin.c src/worker.c src/helper.c src/lines.c \
+	src/policy.c src/runner.c src/sys.c \
 	src/proto.c src/cgroup.c src/log.c
 file "$inc/seawatch-worker" | grep -q "statically linked"
 echo "musl: every source compiles; the static worker links"

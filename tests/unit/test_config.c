@@ -359,6 +359,15 @@ static const struct ecase error_cases[] = {
 	/* spool: out of the drops and of done/failed, on the drop's file
 	 * system, the daemon's (issue 7) */
 	{ DROP_WITH("spool = \"in/sp\";"), "4: drops[0].spool", "inside (or holds) the watched", 1 },
+	/* protocol: exec or lines; lines: only {drop} in the command;
+	 * max_jobs 0.. */
+	{ DROP_WITH("protocol = \"pipe\";"), "4: drops[0].protocol",
+	  "must be one of exec, lines (got \"pipe\")", 1 },
+	{ DROP_WITH("protocol = \"lines\";"), "3: drops[0].command[1]",
+	  "{file}: with protocol = \"lines\" only {drop} may be used", 1 },
+	{ DEFAULTS("protocol = \"lines\";"), "5: drops[0].command[1]",
+	  "{file}: with protocol = \"lines\" only {drop} may be used", 1 },
+	{ DROP_WITH("max_jobs = -1;"), "4: drops[0].max_jobs", "must be between 0 and", 1 },
 	/* recursive: a boolean; max_depth 1..32 */
 	{ DROP_WITH("recursive = \"yes\";"), "4: drops[0].recursive", "expected true or false", 1 },
 	{ DROP_WITH("recursive = 1;"), "4: drops[0].recursive", "expected true or false", 1 },
@@ -1016,6 +1025,22 @@ Test(config, a_drop_inside_a_recursive_drop, .init = setup, .fini = teardown)
 	cnf_free(cfg);
 	snprintf(text, sizeof(text), two, "recursive = true;", "in");
 	cfg = load_ok(text);
+	cnf_free(cfg);
+}
+
+/* protocol: exec by default; lines with {drop} (or no placeholder) in its
+ * command; max_jobs 0 by default. */
+Test(config, protocol_lines, .init = setup, .fini = teardown)
+{
+	struct sw_config *cfg = load_ok(DROP_OK);
+
+	cr_expect_eq(cfg->drops[0].protocol, SW_PROTO_EXEC);
+	cr_expect_eq(cfg->drops[0].max_jobs, 0);
+	cnf_free(cfg);
+	cfg = load_ok(DROP_CMD("[ \"bin/proc.sh\", \"--drop={drop}\", \"{{x}}\" ]; protocol = \"lines\"; "
+			       "max_jobs = 1000"));
+	cr_expect_eq(cfg->drops[0].protocol, SW_PROTO_LINES);
+	cr_expect_eq(cfg->drops[0].max_jobs, 1000);
 	cnf_free(cfg);
 }
 

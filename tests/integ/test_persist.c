@@ -1,0 +1,308 @@
+/*
+ * test_persist.c - issue 13: persistent commands (protocol = "lines").
+ * One command per worker, fed one path per line; its answers are verdicts
+ * with messages; every guarantee of exec mode holds: timeouts kill its
+ * group, a command that dies, talks nonsense or answers twice is replaced
+ * (throttled) and the job counts as a failed attempt, retries and no_retry
+ * apply, attempts are counted before the job is written, kill -9 of the
+ * daemon leaves no command, a graceful stop closes its stdin, a reload that
+ * changes it restarts it between jobs, max_jobs recycles it.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct h_env env;
+
+static void setup(void)
+{
+	h_setup(&env);
+}
+
+static void teardown(void)
+{
+	h_teardown(&env);
+}
+
+TestSuite(persist, .init = setup, .fini = teardown, .timeout = 90);
+
+/* A shell helper: by the file's name, answer ok, a code, nonsense, twice,
+ * hang (with a child in its group), or exit; its pid goes to out/pids. */
+static const char *shell_helper(void)
+{
+	return h_script(&env, "helper.sh",
+		"echo $$ >> \"$1/pids\"\n"
+		"trap 'echo bye >&2; exit 0' TERM\n"
+		"while IFS= read -r f; do\n"
+		"  case \"$f\" in\n"
+		"    *ok*) echo \"ok fine $$\" ;;\n"
+		"    *code3*) echo \"warn on stderr\" >&2; echo \"3 bad header\" ;;\n"
+		"    *code65*) echo 65 ;;\n"
+		"    *nonsense*) echo \"Traceback (most recent call last):\" ;;\n"
+		"    *twice*) echo 0; echo 0 ;;\n"
+		"    *hang*) sleep 300 & echo $! > \"$1/child\"; wait ;;\n"
+		"    *exit*) exit 7 ;;\n"
+		"    *flaky*) if [ -e \"$1/flaky\" ]; then echo 0; else touch \"$1/flaky\"; echo 1; fi ;;\n"
+		"    *slow*) sleep 1; echo 0 ;;\n"
+		"    *) echo 0 ;;\n"
+		"  esac\n"
+		"done\n"
+		"echo \"stdin closed\" >&2\n");
+}
+
+static void config_lines(const char *extra, const char *global)
+{
+	h_config_simple(&env, h_fmt("[\"%s\", \"%s\"]", shell_helper(), env.out),
+			h_fmt("protocol = \"lines\"; %s", extra), global);
+}
+
+static int lines_of(const char *path)
+{
+	char *s = h_slurp(path);
+	int n = 0;
+
+	for (char *p = s; p && *p; p++)
+		n += *p == '\n';
+	free(s);
+	return n;
+}
+
+/* Verdicts: ok and 0 are done, a code fails with the command's message and
+ * its stderr in the log and the sidecar; no_retry applies to codes; one
+ * command serves them all. */
+Test(persist, verdicts_messages_and_one_command_for_all)
+{
+	char *side;
+
+	config_lines("no_retry = [ 65 ]; retries = 2; backoff = \"100ms\";", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "a-ok.sea", "x");
+	h_drop(&env, "b.sea", "x");
+	h_drop(&env, "c-code65.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 2, 10000));
+	cr_assert(h_wait_count(env.failed, ".error", 1, 10000));
+	side = h_slurp(h_fmt("%s/c-code65.sea.error", env.failed));
+	cr_assert(side && strstr(side, "attempts=1") && strstr(side, "status=exit:65"), "%s", side);
+	free(side);
+	cr_assert(h_wait_text(env.log, "event=output drop=d file=a-ok.sea attempt=1 text=\"fine ", 1000));
+	h_drop(&env, "d-code3.sea", "x");
+	cr_assert(h_wait_count(env.failed, ".error", 2, 10000));
+	side = h_slurp(h_fmt("%s/d-code3.sea.error", env.failed));
+	cr_assert(side && strstr(side, "attempts=3") && strstr(side, "bad header") &&
+		  strstr(side, "warn on stderr"), "%s", side);
+	free(side);
+	cr_assert_eq(lines_of(h_fmt("%s/pids", env.out)), 1, "more than one command started");
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+	cr_assert(h_wait_text(env.log, "stdin closed", 3000), "its stdin was not closed at the stop");
+}
+
+/* A command that prints nonsense, exits, or answers twice: the job counts
+ * as a failed attempt (twice: the job is done, the extra answer is out of
+ * step), and the next job goes to a fresh command. */
+Test(persist, nonsense_exit_and_a_second_answer_replace_the_command)
+{
+	config_lines("", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "1-nonsense.sea", "x");
+	cr_assert(h_wait_count(env.failed, ".error", 1, 10000));
+	h_drop(&env, "2.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	h_drop(&env, "3-exit.sea", "x");
+	cr_assert(h_wait_count(env.failed, ".error", 2, 10000));
+	h_drop(&env, "4-twice.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 2, 10000));
+	h_drop(&env, "5.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 3, 10000));
+	cr_assert(h_wait_text(env.log, "status=protocol-error", 1000));
+	cr_assert(h_wait_text(env.log, "status=command-exited:7", 1000));
+	cr_assert(h_wait_text(env.log, "event=protocol-error drop=d file=5.sea attempt=1 "
+			      "reason=unsolicited-output", 1000));
+	/* The first, after the nonsense, after the exit, after the twice. */
+	cr_assert_eq(lines_of(h_fmt("%s/pids", env.out)), 4);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* A hung command: at the timeout its whole group is killed (its child
+ * too), the attempt fails, and the next job gets a fresh command. */
+Test(persist, a_timeout_kills_the_whole_group)
+{
+	char *child;
+
+	config_lines("timeout = \"1s\"; kill_grace = \"300ms\";", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "hang.sea", "x");
+	cr_assert(h_wait_count(env.failed, ".error", 1, 10000));
+	cr_assert(h_wait_text(env.log, "status=timeout", 1000));
+	child = h_slurp(h_fmt("%s/child", env.out));
+	cr_assert_not_null(child);
+	cr_assert(h_wait_gone((pid_t)atoi(child), 1000), "the command's child survived its timeout");
+	free(child);
+	h_drop(&env, "after.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	cr_assert_eq(lines_of(h_fmt("%s/pids", env.out)), 2);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* Retries and backoff as in exec mode: a "1" then a "0" for the same file. */
+Test(persist, a_failed_answer_is_retried)
+{
+	config_lines("retries = 1; backoff = \"200ms\";", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "flaky.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	cr_assert(h_wait_text(env.log, "event=retry drop=d file=flaky.sea attempt=1 status=exit:1", 1000));
+	cr_assert(h_wait_text(env.log, "event=done drop=d file=flaky.sea attempt=2", 1000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* A command that cannot even start: restarted, but throttled (not a spin),
+ * and each file fails its attempts. */
+Test(persist, a_command_that_dies_at_once_is_throttled)
+{
+	const char *bad = h_script(&env, "dies.sh", "exit 1\n");
+
+	h_config_simple(&env, h_fmt("[\"%s\"]", bad), "protocol = \"lines\"; retries = 0;",
+			"workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	for (int i = 0; i < 8; i++)
+		h_drop(&env, h_fmt("f%d.sea", i), "x");
+	usleep(1500000);
+	/* 0, 100, 300, 700, 1500 ms: at most 5 starts in 1.5 s. */
+	cr_assert_leq(h_count_text(env.log, "event=command-started"), 5, "%d starts",
+		      h_count_text(env.log, "event=command-started"));
+	cr_assert(h_wait_count(env.failed, ".error", 8, 30000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* max_jobs: a command serves that many jobs, then a fresh one. */
+Test(persist, max_jobs_recycles_the_command)
+{
+	config_lines("max_jobs = 2;", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	for (int i = 0; i < 5; i++) {
+		h_drop(&env, h_fmt("f%d.sea", i), "x");
+		cr_assert(h_wait_count(env.done, ".sea", i + 1, 10000));
+	}
+	cr_assert_eq(lines_of(h_fmt("%s/pids", env.out)), 3);
+	cr_assert_eq(h_count_text(env.log, "reason=max-jobs"), 2);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* A reload that changes the command restarts it, between two jobs. */
+Test(persist, a_reload_that_changes_the_command_restarts_it)
+{
+	config_lines("", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "a.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	h_config_simple(&env, h_fmt("[\"%s\", \"%s\", \"v2\"]", shell_helper(), env.out),
+			"protocol = \"lines\";", "workers = 1;");
+	kill(env.pid, SIGHUP);
+	cr_assert(h_wait_text(env.log, "event=reloaded", 5000));
+	h_drop(&env, "b.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 2, 10000));
+	cr_assert(h_wait_text(env.log, "event=command-restart drop=d file=b.sea attempt=1 "
+			      "reason=command-changed", 1000));
+	cr_assert(h_wait_text(env.log, "stdin closed", 1000), "the old one was not let go");
+	cr_assert_eq(lines_of(h_fmt("%s/pids", env.out)), 2);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* kill -9 of the daemon mid-job: no command is left running (its stdin
+ * closes, then it is killed), the attempt was counted before the path was
+ * written, and the next start runs the file again. */
+Test(persist, kill_9_leaves_no_command_and_counts_the_attempt)
+{
+	char *pids;
+
+	config_lines("retries = 1; timeout = \"5s\"; kill_grace = \"300ms\";", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "hang.sea", "x");
+	for (int t = 0; t < 100 && !h_exists(h_fmt("%s/child", env.out)); t++)
+		usleep(50000);
+	cr_assert(h_exists(h_fmt("%s/child", env.out)));
+	h_stop(&env, SIGKILL, 5000);
+	cr_assert(h_wait_none_left(&env, 10000));
+	pids = h_slurp(h_fmt("%s/pids", env.out));
+	cr_assert_not_null(pids);
+	cr_assert(h_wait_gone((pid_t)atoi(pids), 2000), "the command outlived its daemon");
+	free(pids);
+	h_start(&env, NULL);
+	cr_assert(h_wait_text(env.log, "event=recovered drop=d file=hang.sea attempts=1", 10000));
+	cr_assert_eq(h_stop(&env, SIGKILL, 5000), 128 + SIGKILL);
+}
+
+/* A graceful stop lets the running job finish, then closes the command's
+ * stdin: it ends by itself. */
+Test(persist, a_graceful_stop_lets_the_job_finish)
+{
+	config_lines("", "workers = 1; shutdown_grace = \"5s\";");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "slow.sea", "x");
+	cr_assert(h_wait_text(env.log, "event=command-started", 5000));
+	usleep(300000);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+	cr_assert_eq(h_count(env.done, ".sea"), 1, "the running job did not finish");
+	cr_assert(h_wait_text(env.log, "stdin closed", 1000));
+	cr_assert_eq(h_count_text(env.log, "bye"), 0, "it was killed, not let go");
+}
+
+/* Names with a backslash, a newline, spaces: through a shell `read -r` loop
+ * (which decodes with printf %b) and a Python loop, each opens the file it
+ * is given; all are done. */
+static void names_end_to_end(const char *cmd_list)
+{
+	static const char *const names[] = { "plain.sea", "sp ace.sea", "back\\slash.sea",
+					     "new\nline.sea", "both\\n\n.sea" };
+
+	h_config_simple(&env, cmd_list, "protocol = \"lines\";", "workers = 2;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		h_drop(&env, names[i], "x");
+	cr_assert(h_wait_count(env.done, ".sea", 5, 10000), "%d done; failed: %d",
+		  h_count(env.done, ".sea"), h_count(env.failed, ".error"));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		cr_assert(h_exists(h_fmt("%s/%s", env.done, names[i])), "%s", names[i]);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+Test(persist, odd_names_through_a_shell_loop)
+{
+	const char *sh = h_script(&env, "shloop.sh",
+		"while IFS= read -r f; do\n"
+		"  f=$(printf '%bx' \"$f\"); f=${f%x}\n"
+		"  if [ -f \"$f\" ]; then echo 0; else echo \"1 no such file\"; fi\n"
+		"done\n");
+
+	names_end_to_end(h_fmt("[\"%s\"]", sh));
+}
+
+Test(persist, odd_names_through_a_python_loop)
+{
+	const char *py = h_script(&env, "pyloop.sh",
+		"exec python3 -c '\n"
+		"import os, re, sys\n"
+		"unesc = lambda s: re.sub(r\"\\\\(.)\", lambda m: \"\\n\" if m.group(1) == \"n\" else m.group(1), s)\n"
+		"for line in sys.stdin:\n"
+		"    p = unesc(line[:-1])\n"
+		"    print(\"0\" if os.path.isfile(p) else \"1 no such file \" + repr(p), flush=True)\n"
+		"'\n");
+
+	names_end_to_end(h_fmt("[\"%s\"]", py));
+}

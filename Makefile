@@ -164,7 +164,7 @@ valgrind: deps all tests
 
 # ---- benchmarks (not part of check): docs/benchmarks.md ----------------
 BENCH_DEPS = python3 inotify-tools incron parallel
-BENCH_BINS = $(BUILD)/bench/floor $(BUILD)/bench/stamp $(BUILD)/bench/sleep50
+BENCH_BINS = $(BUILD)/bench/floor $(BUILD)/bench/stamp $(BUILD)/bench/sleep50 $(BUILD)/bench/answer
 
 $(BUILD)/bench:
 	mkdir -p $@
@@ -172,7 +172,7 @@ $(BUILD)/bench/floor: bench/floor.c | $(BUILD)/bench
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
 $(BUILD)/bench/stamp: bench/cmd.c | $(BUILD)/bench
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
-$(BUILD)/bench/sleep50: $(BUILD)/bench/stamp
+$(BUILD)/bench/sleep50 $(BUILD)/bench/answer: $(BUILD)/bench/stamp
 	ln -sf stamp $@
 
 bench-deps: deps

@@ -7,11 +7,14 @@
  *                         the end of a latency measurement.
  *   sleep50 FILE OUTDIR   sleeps 50 ms: a command whose run time, not its
  *                         start-up, dominates.
+ *   answer OUTDIR         a trivial persistent command (protocol = "lines"):
+ *                         answers "0" to every line on its stdin.
  *
  * A normal dynamic binary on purpose, so that its exec costs what the
  * scripts and programs users run cost (ld.so, libc), no less.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +25,7 @@ static int usage(void)
 {
 	fputs("usage: stamp FILE OUTDIR    (write start time in ns to OUTDIR/BASENAME(FILE).t)\n"
 	      "       sleep50 FILE OUTDIR  (sleep 50 ms)\n"
+	      "       answer OUTDIR        (\"0\" for every line on stdin)\n"
 	      "the personality is chosen by the program's name\n", stderr);
 	return 2;
 }
@@ -75,6 +79,17 @@ static int sleep50(void)
 	return 0;
 }
 
+static int answer(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+
+	while (getline(&line, &cap, stdin) > 0)
+		if (fputs("0\n", stdout) == EOF || fflush(stdout) == EOF)
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct timespec now;
@@ -87,6 +102,8 @@ int main(int argc, char **argv)
 		return usage();
 	me = strrchr(argv[0], '/');
 	me = me ? me + 1 : argv[0];
+	if (strcmp(me, "answer") == 0 && argc == 2)
+		return answer();
 	if (argc != 3)
 		return usage();
 	if (strcmp(me, "stamp") == 0)

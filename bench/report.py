@@ -135,6 +135,37 @@ def render(R):
                                               cell(SC[n]["first_ms"], "%.1f")))
         w("")
 
+    PS = R.get("persist") or {}
+    if PS:
+        w("## Persistent commands: a Python parser, P = 2\n")
+        w("`examples/parse-sea.py` parses each file's 8-byte records (64-byte files) and appends "
+          "one CSV line: run once per file (exec mode; the Pool + `subprocess.run` script users "
+          "write), once per worker fed one path per line (`protocol = \"lines\"`), and "
+          "imported into a `multiprocessing.Pool` (no process per file, no daemon: the physical "
+          "best for Python). Then the same with a trivial command: `bench/cmd.c` `answer` in "
+          "lines mode against the floor running `exit 0` in a shell once per file. seawatchd runs "
+          "live, as a service does (files renamed in as fast as the driver can); the Pool "
+          "scripts have no live mode and process a pre-filled directory.\n")
+        if R.get("persist_date"):
+            w("(This table from a run of `--only persist` on %s, merged into the last full run.)\n"
+              % R["persist_date"])
+        w("| runner | files | files/s | CPU ms per file |")
+        w("| --- | --- | --- | --- |")
+        names = {"py-exec": "seawatchd (live), exec mode", "py-lines": "**seawatchd (live), lines mode**",
+                 "py-inproc": "Python Pool, parse in-process", "py-pool-subprocess":
+                 "Python Pool + subprocess.run", "lines-trivial":
+                 "**seawatchd (live), lines mode, trivial command**",
+                 "floor-live": "floor (inotify), exec per file, trivial command"}
+        files = {"py-exec": 300, "py-pool-subprocess": 300, "py-lines": 3000, "py-inproc": 3000,
+                 "lines-trivial": 5000, "floor-live": 5000}
+        for r in ("py-exec", "py-pool-subprocess", "py-lines", "py-inproc", "lines-trivial",
+                  "floor-live"):
+            if r in PS:
+                cpu = PS[r]["cpu_per_file"]
+                w("| %s | %d | %s | %s |" % (names[r], files[r], cell(PS[r]["rate"]),
+                                            cell((cpu[0] * 1000, cpu[1] * 1000, cpu[2] * 1000), "%.2f")))
+        w("")
+
     # ------------------------------------------------------------ targets
     w("## Targets\n")
     w("| target | measured | verdict |")
@@ -177,6 +208,13 @@ def render(R):
         tg.append(("100 000-file backlog ≤ 11 × the 10 000-file one", "%.2f×" % r, r <= 11))
         f = SC["100000"]["first_ms"][0]
         tg.append(("first command within 100 ms of start, 100 000 backlog", "%.1f ms" % f, f <= 100))
+    def pr(a, b):
+        return ratio(get(PS, a, "rate"), get(PS, b, "rate"))
+    for a, b, need in (("py-lines", "py-exec", 10.0), ("py-lines", "py-inproc", 0.9),
+                       ("lines-trivial", "floor-live", 5.0)):
+        r = pr(a, b)
+        if r is not None:
+            tg.append(("persistent: %s ≥ %.1f × %s" % (a, need, b), "%.2f×" % r, r >= need))
     for name, val, ok in tg:
         w("| %s | %s | %s |" % (name, val, verdict(ok)))
     w("")
@@ -195,6 +233,7 @@ def render(R):
     w("python3 bench/run.py --only slow --rows seawatchd-live")
     w("python3 bench/run.py --only latency --rows floor-live,seawatchd-live")
     w("python3 bench/run.py --only memory,scaling")
+    w("python3 bench/run.py --only persist --merge     # one section, kept with the last run")
     w("```")
     w("(`--only`/`--rows` runs rewrite this file with just those tables: use `--out` to write elsewhere.)\n")
     return "\n".join(out) + "\n"

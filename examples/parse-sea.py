@@ -9,7 +9,8 @@ file this appends one line to OUTDIR/records.csv:
 
 It runs in both of seawatchd's modes:
 
-  exec:   command = [ "parse-sea.py", "OUTDIR", "{file}" ]
+  exec:   command = [ "parse-sea.py", "{file}", "OUTDIR" ]   (the classic
+          "process_sea <input> <output_dir>" form)
           exit 0 when parsed, 65 (EX_DATAERR) for a malformed file
   lines:  command = [ "parse-sea.py", "OUTDIR" ]; protocol = "lines";
           one path per line on stdin (a backslash written as \\\\ and a
@@ -68,19 +69,18 @@ def lines_mode(outdir):
 
 
 def main(argv):
-    if len(argv) < 2:
-        print("usage: parse-sea.py OUTDIR [FILE...]", file=sys.stderr)
-        return 2
-    outdir = argv[1]
     if len(argv) == 2:
-        lines_mode(outdir)
+        lines_mode(argv[1])
         return 0
-    for path in argv[2:]:
-        try:
-            append(outdir, parse(path))
-        except ValueError as e:
-            print("%s: %s" % (path, e), file=sys.stderr)
-            return 65
+    if len(argv) != 3:
+        print("usage: parse-sea.py FILE OUTDIR    (exec mode)\n"
+              "       parse-sea.py OUTDIR         (lines mode: paths on stdin)", file=sys.stderr)
+        return 2
+    try:
+        append(argv[2], parse(argv[1]))
+    except ValueError as e:
+        print("%s: %s" % (argv[1], e), file=sys.stderr)
+        return 65
     return 0
 
 

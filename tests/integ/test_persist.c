@@ -48,6 +48,8 @@ static const char *shell_helper(void)
 		"    *twice*) echo 0; echo 0 ;;\n"
 		"    *hang*) sleep 300 & echo $! > \"$1/child\"; wait ;;\n"
 		"    *exit*) exit 7 ;;\n"
+		"    *segv*) kill -SEGV $$ ;;\n"
+		"    *chatty*) i=0; while [ $i -lt 300 ]; do echo \"stderr line $i of a chatty command\" >&2; i=$((i + 1)); done; echo 0 ;;\n"
 		"    *flaky*) if [ -e \"$1/flaky\" ]; then echo 0; else touch \"$1/flaky\"; echo 1; fi ;;\n"
 		"    *slow*) sleep 1; echo 0 ;;\n"
 		"    *) echo 0 ;;\n"
@@ -127,6 +129,27 @@ Test(persist, nonsense_exit_and_a_second_answer_replace_the_command)
 			      "reason=unsolicited-output", 1000));
 	/* The first, after the nonsense, after the exit, after the twice. */
 	cr_assert_eq(lines_of(h_fmt("%s/pids", env.out)), 4);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* A command killed by a signal holding a file: a failed attempt that says
+ * how; a chatty one's stderr is logged within exec mode's bound (4 KiB an
+ * attempt, then one line saying what was not). */
+Test(persist, a_crash_fails_the_attempt_and_stderr_is_bounded)
+{
+	config_lines("", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "segv.sea", "x");
+	cr_assert(h_wait_count(env.failed, ".error", 1, 10000));
+	cr_assert(h_wait_text(env.log, "status=command-died:SIGSEGV", 1000));
+	h_drop(&env, "chatty.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	cr_assert(h_wait_text(env.log, "event=output-truncated drop=d file=chatty.sea attempt=1 "
+			      "dropped_bytes=", 2000));
+	cr_assert_lt(h_count_text(env.log, "of a chatty command"), 200,
+		     "more than 4 KiB of its stderr logged");
+	cr_assert_gt(h_count_text(env.log, "of a chatty command"), 50);
 	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
 }
 

@@ -42,5 +42,11 @@ int cg_worker_open(const char *path);
 int cg_procs_fd(void);
 /* Worker: kill everything in its commands' cgroup (nothing when off). */
 void cg_kill(void);
+/* A persistent command came (DELTA 1) or ended (-1) in this worker's
+ * cgroup: while one lives, cg_kill() leaves the cgroup alone (it would kill
+ * it too), and cg_kill_held() -- for a persistent command that ends --
+ * kills it only if that one was alone there. */
+void cg_hold(int delta);
+void cg_kill_held(void);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * helper.h - a worker's persistent command in lines mode (owned by
- * src/helper.c; SPEC §10): started once, fed one path per line on its
+ * helper.h - a worker's persistent commands in lines mode (owned by
+ * src/helper.c; SPEC §10): one per drop the worker serves in lines mode
+ * (workers serve every drop), started once, fed one path per line on its
  * stdin, its verdict read from its stdout, its stderr logged as a job's
  * output; restarted (throttled) when it dies, hangs, talks nonsense, has
  * served max_jobs or its command changed.  Squid calls such commands
@@ -33,12 +34,13 @@ struct helper_res {
 void helper_job(const struct msg_job *j, char **argv, char **envp, const char *path,
 		struct output *out, int sigfd, const int *ctlfd,
 		int (*hook)(int signo, void *arg), struct helper_res *res);
-/* The worker ends: the command's stdin is closed, it has its drop's
- * kill_grace to end on its own, then its group is killed. */
+/* The worker ends: each command's stdin is closed, it has its drop's
+ * kill_grace (at most 2 s: the master's stop waits 3 s for its workers) to
+ * end on its own, then its group is killed. */
 void helper_end(void);
-/* The command's pid (0: none), for the worker's reaping: its end between
- * two jobs is helper_reap()'s to see. */
-pid_t helper_pid(void);
-void helper_reap(void);
+/* For the worker's reaping: 1 if PID is one of its persistent commands,
+ * whose end (between two jobs) is helper_reap()'s to see. */
+int helper_owns(pid_t pid);
+void helper_reap(pid_t pid);
 
 #endif

@@ -304,9 +304,31 @@ int cg_procs_fd(void)
 	return procs_fd;
 }
 
-void cg_kill(void)
+/* Persistent commands (lines mode) alive in this worker's cgroup: a kill
+ * of the cgroup would take them too, so it is not made while one lives
+ * beside the command that ends (its process group is still killed). */
+static int held;
+
+void cg_hold(int delta)
+{
+	held += delta;
+}
+
+static void kill_all(void)
 {
 	if (kill_fd >= 0 && write(kill_fd, "1", 1) < 0) {
 		/* Nothing to do: the command's group was killed anyway. */
 	}
+}
+
+void cg_kill(void)
+{
+	if (held == 0)
+		kill_all();
+}
+
+void cg_kill_held(void)
+{
+	if (held <= 1)
+		kill_all();
 }

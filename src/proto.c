@@ -23,7 +23,7 @@ int proto_job_decode(const struct msg_job *j, size_t len, char **argv, int maxar
 	uint32_t i, n;
 
 	if (len < sizeof(*j) || j->argc < 1 || j->argc >= (uint32_t)maxarg ||
-	    j->envc >= (uint32_t)maxenv)
+	    j->envc >= (uint32_t)maxenv || j->protocol > 1)
 		return -1;
 	*label = "";
 	*path = NULL;
@@ -45,5 +45,8 @@ int proto_job_decode(const struct msg_job *j, size_t len, char **argv, int maxar
 	}
 	argv[j->argc] = NULL;
 	envp[j->envc] = NULL;
+	/* Lines mode: the path written to the command is the spool's, whole. */
+	if (j->protocol && (!*path || (*path)[0] != '/'))
+		return -1;
 	return 0;
 }

@@ -289,8 +289,8 @@ static void reap(void)
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
 			return;
-		if (si.si_pid == helper_pid())
-			helper_reap();
+		if (helper_owns(si.si_pid))
+			helper_reap(si.si_pid);
 		else
 			waitpid(si.si_pid, NULL, 0);
 	}
@@ -309,8 +309,8 @@ static void run_lines(const struct msg_job *j, char **argv, char **envp, const c
 	ctl_watched = master_gone ? -1 : WORKER_FD;
 	helper_job(j, argv, envp, path, &out, sigfd, &ctl_watched, master_says_stop, &res);
 	runner_out_end(&out);
-	/* What its group left (reparented to us, a subreaper): its SIGCHLD
-	 * was read while the job ran. */
+	/* The ends the job's wait read the SIGCHLD of (a command that ended
+	 * between, say): reaped now. */
 	reap();
 	if (master_gone)
 		return;
@@ -331,8 +331,7 @@ static void run_job(const struct msg_job *j, size_t len)
 	enum run_end end;
 	int e, fd;
 
-	if (proto_job_decode(j, len, argv, 129, envp, 65, &label, &path) < 0 ||
-	    (j->protocol && !path)) {
+	if (proto_job_decode(j, len, argv, 129, envp, 65, &label, &path) < 0) {
 		log_err("event=bad-job-message length=%zu", len);
 		send_result(j->job, ST_SPAWN, EINVAL, 0, NULL);
 		return;

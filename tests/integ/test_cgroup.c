@@ -292,3 +292,31 @@ Test(cgroup, a_given_directory_that_is_no_cgroup_is_refused)
 		  "%s", out);
 	free(out);
 }
+
+/* Review of issue 13: an exec-mode job in a worker that also holds a
+ * persistent command (lines mode) does not kill that command with the
+ * worker's cgroup when it ends. */
+Test(cgroup, an_exec_job_leaves_a_persistent_command_alone)
+{
+	const char *lines = h_script(&env, "lines.sh",
+		"echo $$ >> \"$1/pids\"\nwhile IFS= read -r f; do echo 0; done\n");
+
+	h_config(&env, "workers = 1;\n"
+		 "defaults = { done = \"%s\"; failed = \"%s\"; retries = 0; };\n"
+		 "drops = ( { name = \"l\"; path = \"%s\"; command = [ \"%s\", \"%s\" ];\n"
+		 "            protocol = \"lines\"; pattern = \"*.lin\"; },\n"
+		 "          { name = \"e\"; path = \"%s\"; command = [ \"/bin/true\" ]; } );\n",
+		 env.done, env.failed, env.drop, lines, env.out, env.drop);
+	start_in(base);
+	cr_assert(h_wait_text(env.log, "event=cgroups path=", 100));
+	h_drop(&env, "1.lin", "x");
+	cr_assert(h_wait_count(env.done, ".lin", 1, 10000));
+	h_drop(&env, "2.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	h_drop(&env, "3.lin", "x");
+	cr_assert(h_wait_count(env.done, ".lin", 2, 10000));
+	cr_assert_eq(h_count_text(env.log, "event=command-started"), 1,
+		     "the persistent command was killed by the exec job's end");
+	cr_assert_eq(h_count_text(env.log, "event=command-ended"), 0);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}

@@ -124,7 +124,7 @@ Test(persist, nonsense_exit_and_a_second_answer_replace_the_command)
 	h_drop(&env, "5.sea", "x");
 	cr_assert(h_wait_count(env.done, ".sea", 3, 10000));
 	cr_assert(h_wait_text(env.log, "status=protocol-error", 1000));
-	cr_assert(h_wait_text(env.log, "status=command-exited:7", 1000));
+	cr_assert(h_wait_text(env.log, "status=command-exited:7", 1000), "%s", h_slurp(env.log));
 	cr_assert(h_wait_text(env.log, "event=protocol-error drop=d file=5.sea attempt=1 "
 			      "reason=unsolicited-output", 1000));
 	/* The first, after the nonsense, after the exit, after the twice. */
@@ -283,6 +283,81 @@ Test(persist, a_graceful_stop_lets_the_job_finish)
 	cr_assert_eq(h_count(env.done, ".sea"), 1, "the running job did not finish");
 	cr_assert(h_wait_text(env.log, "stdin closed", 1000));
 	cr_assert_eq(h_count_text(env.log, "bye"), 0, "it was killed, not let go");
+}
+
+/* Two drops in lines mode and one worker: each drop keeps its own command
+ * (review: one command per worker restarted at every switch). */
+Test(persist, each_drop_keeps_its_own_command)
+{
+	char in2[H_PATH + 8];
+
+	snprintf(in2, sizeof(in2), "%s/in2", env.root);
+	cr_assert_eq(mkdir(in2, 0755), 0);
+	h_config(&env, "workers = 1;\n"
+		 "defaults = { done = \"%s\"; failed = \"%s\"; protocol = \"lines\"; retries = 0; };\n"
+		 "drops = ( { name = \"a\"; path = \"%s\"; command = [ \"%s\", \"%s\" ]; },\n"
+		 "          { name = \"b\"; path = \"%s\"; command = [ \"%s\", \"%s\" ];\n"
+		 "            spool = \"%s/sp2\"; } );\n",
+		 env.done, env.failed, env.drop, shell_helper(), env.out, in2, shell_helper(),
+		 env.out, env.root);
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	for (int i = 0; i < 6; i++) {
+		if (i % 2)
+			h_write(h_fmt("%s/b%d.sea", in2, i), "x", 0644);
+		else
+			h_drop(&env, h_fmt("a%d.sea", i), "x");
+		cr_assert(h_wait_count(env.done, ".sea", i + 1, 10000));
+	}
+	cr_assert_eq(lines_of(h_fmt("%s/pids", env.out)), 2, "commands started: %d",
+		     lines_of(h_fmt("%s/pids", env.out)));
+	cr_assert_eq(h_count_text(env.log, "event=command-restart"), 0);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* A command that recycles itself (exits 0 after 3 answers): no file pays
+ * for it, and it is started again at once (review: throttled, and the next
+ * file failed as command-exited:0). */
+Test(persist, a_command_that_ends_after_its_work_costs_nothing)
+{
+	const char *three = h_script(&env, "three.sh",
+		"n=0; while IFS= read -r f; do echo 0; n=$((n + 1)); [ $n -lt 3 ] || exit 0; done\n");
+
+	h_config_simple(&env, h_fmt("[\"%s\"]", three), "protocol = \"lines\"; retries = 0;",
+			"workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	for (int i = 0; i < 20; i++)
+		h_drop(&env, h_fmt("f%02d.sea", i), "x");
+	cr_assert(h_wait_count(env.done, ".sea", 20, 10000), "%d done, %d failed",
+		  h_count(env.done, ".sea"), h_count(env.failed, ".error"));
+	cr_assert_eq(h_count(env.failed, ".error"), 0);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
+/* At a stop, a command that does not end when its stdin closes is killed
+ * with its group before the daemon is gone (review: the master's 3 s came
+ * first, and its children were left). */
+Test(persist, a_stop_leaves_nothing_of_a_stubborn_command)
+{
+	const char *stub = h_script(&env, "stub.sh",
+		"trap '' TERM\n"
+		"sleep 300 & echo $! > \"$1/child\"\n"
+		"while IFS= read -r f; do echo 0; done\n"
+		"sleep 10\n");
+	char *child;
+
+	h_config_simple(&env, h_fmt("[\"%s\", \"%s\"]", stub, env.out),
+			"protocol = \"lines\"; kill_grace = \"5s\";", "workers = 1;");
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "a.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+	child = h_slurp(h_fmt("%s/child", env.out));
+	cr_assert_not_null(child);
+	cr_assert(h_wait_gone((pid_t)atoi(child), 1000), "the command's child outlived the daemon");
+	free(child);
 }
 
 /* Names with a backslash, a newline, spaces: through a shell `read -r` loop

@@ -404,3 +404,37 @@ Test(persist, odd_names_through_a_python_loop)
 
 	names_end_to_end(h_fmt("[\"%s\"]", py));
 }
+
+/* A pause with one file at the command and two sent ahead to its worker:
+ * the two are asked back before the command gets them, as in exec mode;
+ * only the one it had is done until the resume. */
+Test(persist, a_pause_asks_back_what_the_command_has_not_got)
+{
+	const char *gate = h_script(&env, "gate.sh",
+		"while IFS= read -r f; do\n"
+		"  while [ ! -e \"$1/go\" ]; do sleep 0.02; done; echo 0\n"
+		"done\n");
+	char *out = NULL;
+
+	h_config_simple(&env, h_fmt("[\"%s\", \"%s\"]", gate, env.out), "protocol = \"lines\";",
+			h_fmt("workers = 1; control_socket = \"%s\";", h_sock(&env)));
+	h_start(&env, "-v", NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "a.sea", "x");
+	h_drop(&env, "b.sea", "x");
+	h_drop(&env, "c.sea", "x");
+	for (int i = 0; i < 250 && h_count_text(env.log, "event=start drop=d") < 3; i++)
+		usleep(20000);
+	cr_assert_eq(h_count_text(env.log, "event=start drop=d"), 3, "not one running, two ahead");
+	cr_assert_eq(h_ctl(&env, &out, "pause", "d", NULL), 0);
+	free(out);
+	h_write(h_fmt("%s/go", env.out), "", 0644);
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	usleep(1500000);
+	cr_assert_eq(h_count(env.done, ".sea"), 1, "a file ran while its drop was paused");
+	cr_assert_eq(h_ctl(&env, &out, "resume", "d", NULL), 0);
+	free(out);
+	cr_assert(h_wait_count(env.done, ".sea", 3, 10000));
+	cr_assert_eq(h_count_text(env.log, "event=command-started"), 1);
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}

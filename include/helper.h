@@ -34,6 +34,10 @@ struct helper_res {
 void helper_job(const struct msg_job *j, char **argv, char **envp, const char *path,
 		struct output *out, int sigfd, const int *ctlfd,
 		int (*hook)(int signo, void *arg), struct helper_res *res);
+/* The drop whose spool id is SPOOL is gone (the master forgot its spool):
+ * its command is let go at the next helper_tidy() (between jobs). */
+void helper_forget(uint32_t spool);
+void helper_tidy(void);
 /* The worker ends: each command's stdin is closed, it has its drop's
  * kill_grace (at most 2 s: the master's stop waits 3 s for its workers) to
  * end on its own, then its group is killed. */

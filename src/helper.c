@@ -45,6 +45,8 @@ struct helper {
 	int reaped;            /* ended and reaped: gone() is left to do */
 	char label[128];       /* "drop=NAME command=PID": its stderr between jobs */
 	struct output idle;
+	uint32_t spool;        /* its drop's spool id (gone: the drop is) */
+	int forget;            /* its drop is gone: let it go between jobs */
 };
 
 static struct helper **HS;
@@ -213,6 +215,28 @@ static void retire(struct helper *h, int64_t grace_ms)
 		kill_it(h, 0);
 	h->quick = 0;
 	h->not_before = 0;
+}
+
+void helper_forget(uint32_t spool)
+{
+	for (int i = 0; i < nhs; i++)
+		if (HS[i]->pid && HS[i]->spool == spool)
+			HS[i]->forget = 1;
+}
+
+void helper_tidy(void)
+{
+	for (int i = 0; i < nhs; i++) {
+		struct helper *h = HS[i];
+
+		if (!h->forget)
+			continue;
+		h->forget = 0;
+		if (h->pid) {
+			log_info("event=command-restart %s reason=drop-gone", h->drop);
+			retire(h, h->grace_ms < END_MAX_MS ? h->grace_ms : END_MAX_MS);
+		}
+	}
 }
 
 void helper_end(void)
@@ -481,6 +505,7 @@ void helper_job(const struct msg_job *j, char **argv, char **envp, const char *p
 	}
 	if (h->pid)
 		check_idle(h, out->label);
+	h->forget = 0;   /* its drop is back (a reload) */
 retry:
 	if (!h->pid) {
 		if (throttle(h, sigfd, ctlfd, hook) < 0) {
@@ -494,6 +519,7 @@ retry:
 		}
 		h->key = key;
 		h->grace_ms = j->kill_grace_ms;
+		h->spool = j->spool;
 		n = lines_escape(path, line, sizeof(line));
 	}
 	read_idle(h);   /* what it said before this job is not this job's */

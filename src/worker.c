@@ -109,6 +109,8 @@ static void spool_set(uint32_t id, int fd)
 				spools[i].fd = fd;
 			} else {
 				spools[i] = spools[--nspools];
+				/* Its drop is gone: so is its command, if any. */
+				helper_forget(id);
 			}
 			return;
 		}
@@ -502,10 +504,12 @@ static int serve(int argc, char **argv)
 			npend--;
 			run_job((struct msg_job *)bufs[b], lens[b]);
 			title_set(NULL, NULL);
+			helper_tidy();
 			if (master_gone)
 				return 0;
 			continue;
 		}
+		helper_tidy();
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			return 1;
 		if (pf[1].revents) {

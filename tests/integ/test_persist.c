@@ -360,6 +360,37 @@ Test(persist, a_stop_leaves_nothing_of_a_stubborn_command)
 	free(child);
 }
 
+/* A reload that removes a lines-mode drop lets its command go (its stdin
+ * closed), not left until the worker ends. */
+Test(persist, a_removed_drop_lets_its_command_go)
+{
+	char in2[H_PATH + 8];
+
+	snprintf(in2, sizeof(in2), "%s/in2", env.root);
+	cr_assert_eq(mkdir(in2, 0755), 0);
+	h_config(&env, "workers = 1;\n"
+		 "defaults = { done = \"%s\"; failed = \"%s\"; retries = 0; };\n"
+		 "drops = ( { name = \"a\"; path = \"%s\"; command = [ \"%s\", \"%s\" ];\n"
+		 "            protocol = \"lines\"; },\n"
+		 "          { name = \"b\"; path = \"%s\"; command = [ \"/bin/true\" ];\n"
+		 "            spool = \"%s/sp2\"; } );\n",
+		 env.done, env.failed, env.drop, shell_helper(), env.out, in2, env.root);
+	h_start(&env, NULL);
+	cr_assert(h_wait_ready(&env, 10000));
+	h_drop(&env, "a.sea", "x");
+	cr_assert(h_wait_count(env.done, ".sea", 1, 10000));
+	h_config(&env, "workers = 1;\n"
+		 "defaults = { done = \"%s\"; failed = \"%s\"; retries = 0; };\n"
+		 "drops = ( { name = \"b\"; path = \"%s\"; command = [ \"/bin/true\" ];\n"
+		 "            spool = \"%s/sp2\"; } );\n",
+		 env.done, env.failed, in2, env.root);
+	kill(env.pid, SIGHUP);
+	cr_assert(h_wait_text(env.log, "event=reloaded", 5000));
+	cr_assert(h_wait_text(env.log, "reason=drop-gone", 5000), "the command was kept");
+	cr_assert(h_wait_text(env.log, "stdin closed", 3000));
+	cr_assert_eq(h_stop(&env, SIGTERM, 10000), 0);
+}
+
 /* Names with a backslash, a newline, spaces: through a shell `read -r` loop
  * (which decodes with printf %b) and a Python loop, each opens the file it
  * is given; all are done. */

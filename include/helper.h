@@ -22,6 +22,7 @@ struct helper_res {
 	enum st_kind kind;
 	int code;
 	int64_t dur;
+	int reap;     /* a SIGCHLD was read meanwhile: the worker's reap() is due */
 };
 
 /*

@@ -31,8 +31,7 @@ void outcome_deliver(int s);
 void outcome_copied(int s, int err);
 
 /* Write the sidecar of FINAL (a path in D's failed/) beside it, its
- * directories made first if MAKE, never through a symlink.  0 or -1. */
-int outcome_sidecar(struct drop *d, const char *final, int make, const char *text,
-		    size_t len);
+ * directories made first as needed, never through a symlink.  0 or -1. */
+int outcome_sidecar(struct drop *d, const char *final, const char *text, size_t len);
 
 #endif

@@ -15,9 +15,9 @@ struct drop;
 /* The drops of the config in force say which directories have which
  * retention (at start and after a reload). */
 void retain_configure(void);
-/* FINAL was placed in D's failed/ (TO_FAILED, its sidecar beside it) or
- * done/: one fstatat, and it is counted. */
-void retain_added(struct drop *d, int to_failed, const char *final);
+/* FINAL (a path) was placed in D's failed/ (TO_FAILED, its sidecar beside
+ * it) or done/, as BASE in directory DFD: one fstatat, and it is counted. */
+void retain_added(struct drop *d, int to_failed, const char *final, int dfd, const char *base);
 /* D's disk is low: a pass over its directories now (retention runs
  * first; it is kept continuously, so this finds little). */
 void retain_kick(struct drop *d);

@@ -150,6 +150,12 @@ int spool_set_attempts(struct spool *sp, int slot, int n);
 /* "<spool>/<drop>/<inst>/<slot>/<name>" into BUF; -1 if too long. */
 int spool_path(const struct spool *sp, int slot, const char *name, char *buf, size_t sz);
 
+/* SLOT's record of where its file came from (SPOOL_RELPATH) goes with the
+ * file (NAME a path in the drop; nothing to do at the top). */
+void spool_relpath_drop(struct spool *sp, int slot, const char *name);
+
+/* ---- deliver.c ---- */
+
 /*
  * Move the claimed file into directory DESTFD under NAME's last component,
  * or that with a counter before its extension if taken (never overwriting).  The

@@ -22,6 +22,8 @@
 
 /* The last component of REL (REL itself at the top).  Pure. */
 const char *tree_base(const char *rel);
+/* The directories REL is below: its '/'s ("a/b/x.sea": 2).  Pure. */
+int tree_depth(const char *rel);
 /* 1 if REL is a relative path the daemon could have made: components of
  * 1..NAME_MAX bytes, none "." or "..", no leading, trailing or double '/',
  * shorter than TREE_REL_MAX, at most SW_DEPTH_MAX directories.  Pure. */

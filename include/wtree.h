@@ -50,4 +50,21 @@ void wtree_forget(const char *root);
 /* Unwatch everything. */
 void wtree_free(void);
 
+/* The drops' side (struct wtarget: wtarget.h). */
+struct wtarget;
+struct inotify_event;
+/* The deepest max_depth of the recursive drops on PATH; 0: none. */
+int wtree_depth(const char *path);
+/* Watch the subdirectories of T (recursive, watched): at start, back, after
+ * a reload or an overflow, and while some could not be; W_POLL says when
+ * some cannot be, and when all are again. */
+void wtree_walk(struct wtarget *t);
+/* A subdirectory REL came into the drop at ROOT, DEPTH levels down: watched
+ * with what is in it, then W_TREE to each recursive drop there (a rescan
+ * finds what was made in it before its watch); too deep, W_SUBDIR. */
+void wtree_came(const char *root, const char *rel, int depth);
+/* EV on a subdirectory's watch: 1 if it was one (handled: its files are
+ * news for the recursive drops there). */
+int wtree_event(const struct inotify_event *ev);
+
 #endif

@@ -300,7 +300,8 @@ static int start(struct helper *h, char **argv, char **envp)
 }
 
 /* Wait until the throttle lets it start; 0, or -1 if told to stop. */
-static int throttle(struct helper *h, int sigfd, const int *ctlfd, int (*hook)(int, void *))
+static int throttle(struct helper *h, int sigfd, const int *ctlfd, int (*hook)(int, void *),
+		    int *chld)
 {
 	while (sys_now_ms() < h->not_before) {
 		struct pollfd pf[2] = { { .fd = sigfd, .events = POLLIN },
@@ -313,9 +314,12 @@ static int throttle(struct helper *h, int sigfd, const int *ctlfd, int (*hook)(i
 			struct signalfd_siginfo ssi[4];
 			ssize_t got = read(sigfd, ssi, sizeof(ssi));
 
-			for (ssize_t k = 0; k < got / (ssize_t)sizeof(ssi[0]); k++)
-				if (ssi[k].ssi_signo != SIGCHLD && hook((int)ssi[k].ssi_signo, NULL))
+			for (ssize_t k = 0; k < got / (ssize_t)sizeof(ssi[0]); k++) {
+				if (ssi[k].ssi_signo == SIGCHLD)
+					*chld = 1;
+				else if (hook((int)ssi[k].ssi_signo, NULL))
 					return -1;
+			}
 		}
 		if ((pf[1].revents & (POLLIN | POLLHUP | POLLERR)) && hook(0, NULL))
 			return -1;
@@ -367,7 +371,7 @@ static int exchange(struct helper *h, const struct msg_job *j, const char *line,
 		    int (*hook)(int signo, void *arg), struct helper_res *res, int *st)
 {
 	int64_t deadline = sys_now_ms() + j->timeout_ms, kill_at = 0, eof_at = 0;
-	int phase = 0, why = 0;
+	int phase = 0, why = 0, chld = 0;
 	size_t sent = 0;
 
 	for (;;) {
@@ -388,7 +392,7 @@ static int exchange(struct helper *h, const struct msg_job *j, const char *line,
 			if (w > 0)
 				sent += (size_t)w;
 			else if (w < 0 && errno != EAGAIN && errno != EINTR)
-				sent = n;   /* EPIPE: it is gone; its end says how */
+				sent = n, chld = 1;   /* EPIPE: it is gone; its end says how */
 		}
 		if (phase == 0 && sent < n)
 			pf[4].fd = h->in;
@@ -449,13 +453,19 @@ static int exchange(struct helper *h, const struct msg_job *j, const char *line,
 			struct signalfd_siginfo ssi[4];
 			ssize_t got = read(sigfd, ssi, sizeof(ssi));
 
-			for (ssize_t k = 0; k < got / (ssize_t)sizeof(ssi[0]); k++)
-				if (ssi[k].ssi_signo != SIGCHLD && hook((int)ssi[k].ssi_signo, NULL))
+			for (ssize_t k = 0; k < got / (ssize_t)sizeof(ssi[0]); k++) {
+				if (ssi[k].ssi_signo == SIGCHLD)
+					chld = res->reap = 1;
+				else if (hook((int)ssi[k].ssi_signo, NULL))
 					why = 1, stop = 1;
+			}
 		}
 		if ((pf[3].revents & (POLLIN | POLLHUP | POLLERR)) && hook(0, NULL))
 			why = 1, stop = 1;
-		if (ended_now(h, st)) {
+		/* Only when a child ended (its SIGCHLD, its stdout or stdin
+		 * closed), or once it is being stopped: not a system call per
+		 * turn of a job. */
+		if ((chld || h->eof || phase > 0) && ended_now(h, st)) {
 			/* It ended holding the job (or as we stopped it). */
 			if (h->err >= 0)
 				runner_out_read(out, h->err);
@@ -508,7 +518,7 @@ void helper_job(const struct msg_job *j, char **argv, char **envp, const char *p
 	h->forget = 0;   /* its drop is back (a reload) */
 retry:
 	if (!h->pid) {
-		if (throttle(h, sigfd, ctlfd, hook) < 0) {
+		if (throttle(h, sigfd, ctlfd, hook, &res->reap) < 0) {
 			res->kind = ST_ABORTED;
 			return;
 		}

@@ -175,7 +175,7 @@ static void refuse_link(int s, int links)
 		     "another name of it could be any file of the system; it was not taken (its "
 		     "data stays under its other names)\n", log_q(j->name), d->cfg->name, ts,
 		     links);
-	if (n < 0 || outcome_sidecar(d, j->name, 1, text, (size_t)n) < 0)
+	if (n < 0 || outcome_sidecar(d, j->name, text, (size_t)n) < 0)
 		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
 			log_q(j->name), log_q(strerror(errno)));
 	free(text);
@@ -486,8 +486,9 @@ static int scan_step(struct drop *d)
 			scan_dir(d, d->scan);
 			continue;
 		}
+		/* settled() asked whether it is open for writing already. */
 		if ((!d->cfg->settle_ms || settled(d, d->scan->rel, t)) &&
-		    try_claim(d, d->scan->rel, t, 1))
+		    try_claim(d, d->scan->rel, t, !d->cfg->settle_ms))
 			return 1;
 	}
 	intake_scan_end(d);
@@ -596,13 +597,11 @@ int intake_refill(int budget)
 void intake_subdir(struct drop *d, const char *rel)
 {
 	char **grown;
-	int depth = 1;
 
 	if (tree_base(rel)[0] == '.')
 		return;   /* the daemon's own, or hidden: not an upload */
-	for (const char *p = rel; *p; p++)
-		depth += *p == '/';
-	if (d->cfg->recursive && depth <= d->cfg->max_depth)
+	/* REL is a directory: one level below its parents. */
+	if (d->cfg->recursive && tree_depth(rel) + 1 <= d->cfg->max_depth)
 		return;   /* taken */
 	for (int i = 0; i < d->nsubdirs; i++)
 		if (!strcmp(d->subdirs[i], rel))
@@ -629,14 +628,10 @@ void intake_subdir(struct drop *d, const char *rel)
 
 void intake_file(struct drop *d, const char *name, int created)
 {
-	int depth = 0;
-
 	if (!drop_usable(d) || !intake_matches(d, name))
 		return;
 	/* Another drop on the directory may watch deeper than this one. */
-	for (const char *p = name; *p; p++)
-		depth += *p == '/';
-	if (depth > (d->cfg->recursive ? d->cfg->max_depth : 0))
+	if (tree_depth(name) > (d->cfg->recursive ? d->cfg->max_depth : 0))
 		return;
 	if (d->cfg->settle_ms && settle_event(d, name))
 		return;

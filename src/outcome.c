@@ -110,22 +110,22 @@ static void sidecar_text(char **out, size_t *outlen, const struct job *j,
 	*out = s;
 }
 
-int outcome_sidecar(struct drop *d, const char *final, int make, const char *text, size_t len)
+int outcome_sidecar(struct drop *d, const char *final, const char *text, size_t len)
 {
 	int top = tdir_fd(&d->failed, sys_now_ms()), fd, r;
 	const char *base;
 
-	if ((fd = tree_dir(top, final, make, &base)) < 0)
+	if ((fd = tree_dir(top, final, 1, &base)) < 0)
 		return -1;
 	r = spool_sidecar(fd, base, text, len);
 	tree_put(fd, top);
 	return r;
 }
 
-/* The move of job S is done (BASE the name it got in its directory there;
- * NULL: deleted, as keep_done = 0 without done/ wants): sidecar, log line,
- * and the slot is free. */
-static void delivered(int s, const char *base)
+/* The move of job S is done (BASE the name it got in DFD, its directory
+ * there; NULL: deleted, as keep_done = 0 without done/ wants): sidecar,
+ * log line, and the slot is free. */
+static void delivered(int s, int dfd, const char *base)
 {
 	struct job *j = JOB(s);
 	struct drop *d = j->drop;
@@ -140,7 +140,7 @@ static void delivered(int s, const char *base)
 		final = rel;
 	}
 	if (j->to_failed && j->sidecar && final &&
-	    outcome_sidecar(d, final, 0, j->sidecar, j->sidecar_len) < 0)
+	    spool_sidecar(dfd, base, j->sidecar, j->sidecar_len) < 0)
 		log_err("event=sidecar-failed drop=%s file=%s error=%s", d->cfg->name,
 			log_q(final), log_q(strerror(errno)));
 	if (final && strcmp(final, j->name))
@@ -150,7 +150,7 @@ static void delivered(int s, const char *base)
 	if (j->to_failed)
 		stats_failure(&d->st, final, j->status, j->reason);
 	if (final)
-		retain_added(d, j->to_failed, final);
+		retain_added(d, j->to_failed, final, dfd, base);
 	if (j->to_failed)
 		stats_inc(STAT_FAILED);
 	else
@@ -306,7 +306,7 @@ static int resume_move(int s, int destfd)
 		if (ino && st.st_ino == ino) {
 			if (spool_deliver_copied(&d->sp, s, tmp, j->name, destfd, cand,
 						 sizeof(cand)) == 0)
-				delivered(s, cand);
+				delivered(s, destfd, cand);
 			else
 				move_failed(s, errno);
 			return 1;
@@ -320,7 +320,7 @@ static int resume_move(int s, int destfd)
 			break;
 		if (st.st_ino == ino) {
 			spool_moved(&d->sp, s, j->name);
-			delivered(s, cand);
+			delivered(s, destfd, cand);
 			return 1;
 		}
 	}
@@ -340,7 +340,7 @@ void outcome_deliver(int s)
 	if (!j->to_failed && !d->cfg->done) {
 		/* keep_done = 0 and no done/: done is deleted. */
 		spool_moved(&d->sp, s, j->name);
-		delivered(s, NULL);
+		delivered(s, -1, NULL);
 		return;
 	}
 	top = tdir_fd(j->to_failed ? &d->failed : &d->done, sys_now_ms());
@@ -361,8 +361,8 @@ void outcome_deliver(int s)
 	}
 
 	if (spool_deliver(&d->sp, s, j->n, j->tag, j->name, destfd, final, sizeof(final)) == 0) {
+		delivered(s, destfd, final);
 		tree_put(destfd, top);
-		delivered(s, final);
 		return;
 	}
 	if (errno == EXDEV) {
@@ -468,9 +468,9 @@ void outcome_copied(int s, int err)
 	}
 	if (!err && spool_deliver_copied(&d->sp, s, j->tmp, j->name, j->destfd, final,
 					 sizeof(final)) == 0) {
+		delivered(s, j->destfd, final);
 		close(j->destfd);
 		j->destfd = -1;
-		delivered(s, final);
 		return;
 	}
 	if (!err)

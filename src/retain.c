@@ -364,7 +364,7 @@ void retain_configure(void)
 	}
 }
 
-void retain_added(struct drop *d, int to_failed, const char *final)
+void retain_added(struct drop *d, int to_failed, const char *final, int dfd, const char *base)
 {
 	struct tracker *t = find(to_failed ? d->cfg->failed : d->cfg->done);
 	int64_t size;
@@ -383,7 +383,7 @@ void retain_added(struct drop *d, int to_failed, const char *final)
 			t->late = late;
 		return;
 	}
-	if ((size = size_of(t, tdir_fd(&t->dir, sys_now_ms()), final, NULL)) < 0)
+	if ((size = size_in(t, dfd, base, NULL)) < 0)
 		return;
 	if (push(t, final, sys_unix_ms(), size) < 0)
 		return;

@@ -21,6 +21,15 @@ const char *tree_base(const char *rel)
 	return s ? s + 1 : rel;
 }
 
+int tree_depth(const char *rel)
+{
+	int n = 0;
+
+	for (; *rel; rel++)
+		n += *rel == '/';
+	return n;
+}
+
 int tree_rel_ok(const char *rel)
 {
 	size_t len = strlen(rel);

@@ -37,6 +37,7 @@
 
 #include "log.h"
 #include "watch.h"
+#include "wtarget.h"
 #include "wtree.h"
 
 /* IN_DONT_FOLLOW: a drop replaced by a symlink (its parent may be an
@@ -49,20 +50,6 @@
 #define DEGRADED_S 30
 #define SAFETY_S 60
 
-struct target {
-	uint32_t id;
-	char *path;     /* with a trailing '/', as the library keys it */
-	int wd;         /* -1 when not watched */
-	dev_t dev;      /* the directory watched, to notice a replacement */
-	ino_t ino;
-	int lost;       /* was watched once: say W_BACK when it returns */
-	char *parent;   /* its parent, with a trailing '/', or NULL (the root) */
-	const char *base; /* its name in the parent (in path, '/'-ended) */
-	int pwd;        /* the parent's watch, -1 when not watched */
-	int recursive;  /* its subdirectories are watched (wtree.c) ... */
-	int max_depth;  /* ... down to this depth */
-	int subfail;    /* some could not be: the master polls (W_POLL) */
-};
 
 static pthread_t thread;
 static int started;
@@ -70,12 +57,18 @@ static volatile sig_atomic_t stop_requested;
 static int pipefd[2] = { -1, -1 };
 static int kickfd[2] = { -1, -1 };   /* the master wakes the thread */
 static int kick_wd = -1;
-static struct target *targets;  /* owned by the thread once started */
+static struct wtarget *targets;  /* owned by the thread once started */
 static int ntargets;
+
+struct wtarget *watch_targets_now(int *n)
+{
+	*n = ntargets;
+	return targets;
+}
 
 /* A new target set from the master, applied by the thread. */
 static pthread_mutex_t pend_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct target *pending;
+static struct wtarget *pending;
 static int npending = -1;
 
 /* Reading side (master): a buffer so partial reads cannot split a message. */
@@ -85,8 +78,8 @@ static size_t rlen, rpos;
 #define MSG_HEAD offsetof(struct watch_msg, name)
 _Static_assert(sizeof(struct watch_msg) <= PIPE_BUF, "a message must be written at once");
 
-static void send_msg(enum watch_type type, uint32_t id, const char *name,
-		     size_t len, int created)
+void watch_send(enum watch_type type, uint32_t id, const char *name, size_t len,
+		int created)
 {
 	struct watch_msg m;
 
@@ -104,11 +97,11 @@ static void send_msg(enum watch_type type, uint32_t id, const char *name,
 		;
 }
 
-static void free_targets(struct target *t, int n);
+static void free_targets(struct wtarget *t, int n);
 
-static struct target *copy_targets(const struct watch_target *t, int n)
+static struct wtarget *copy_targets(const struct watch_target *t, int n)
 {
-	struct target *c = calloc((size_t)(n ? n : 1), sizeof(*c));
+	struct wtarget *c = calloc((size_t)(n ? n : 1), sizeof(*c));
 	int i;
 
 	if (!c)
@@ -150,7 +143,7 @@ static struct target *copy_targets(const struct watch_target *t, int n)
 	return c;
 }
 
-static void free_targets(struct target *t, int n)
+static void free_targets(struct wtarget *t, int n)
 {
 	int i;
 
@@ -162,7 +155,7 @@ static void free_targets(struct target *t, int n)
 }
 
 static void retry_unwatched(void);
-static int add_parent(struct target *t);
+static int add_parent(struct wtarget *t);
 
 /* The mask PATH is watched with: a drop's, a parent's, or both (one
  * inode has one watch; adding it again replaces its mask). */
@@ -210,7 +203,7 @@ static int watch_path(const char *path, int role)
 	return inotifytools_wd_from_filename(path);
 }
 
-static int add_parent(struct target *t)
+static int add_parent(struct wtarget *t)
 {
 	if (t->pwd >= 0)
 		return 0;
@@ -222,7 +215,7 @@ static int add_parent(struct target *t)
 	return 0;
 }
 
-static int add_watch(struct target *t)
+static int add_watch(struct wtarget *t)
 {
 	struct stat st;
 
@@ -235,75 +228,10 @@ static int add_watch(struct target *t)
 	return 0;
 }
 
-/* ---- a recursive drop's subdirectories (wtree.c) ---- */
-
-/* The deepest max_depth of the recursive drops on PATH; 0: none. */
-static int depth_for(const char *path)
-{
-	int m = 0;
-
-	for (int i = 0; i < ntargets; i++)
-		if (targets[i].recursive && targets[i].max_depth > m &&
-		    !strcmp(targets[i].path, path))
-			m = targets[i].max_depth;
-	return m;
-}
-
-/* T's subdirectories could (N = 0) or could not all (N > 0, the first
- * FAILED with ERR) be watched: the master polls while some cannot. */
-static void say_subfail(struct target *t, int n, const char *failed, int err)
-{
-	if (n && !t->subfail)
-		send_msg(W_POLL, t->id, failed, strlen(failed), err ? err : EIO);
-	else if (!n && t->subfail)
-		send_msg(W_POLL, t->id, NULL, 0, 0);
-	t->subfail = n > 0;
-}
-
-/* Watch the subdirectories of T (recursive, watched): at start, back, after
- * a reload or an overflow, and while some could not be. */
-static void walk_subs(struct target *t)
-{
-	char failed[TREE_REL_MAX];
-	int err = 0, n;
-
-	if (!t->recursive || t->wd < 0)
-		return;
-	failed[0] = '\0';
-	n = wtree_add(t->path, "", 0, depth_for(t->path), failed, sizeof(failed), &err);
-	say_subfail(t, n, failed, err);
-}
-
-/* A subdirectory REL came into the drop at ROOT, DEPTH levels down: watched
- * with what is in it, then each recursive drop there rescans (what was
- * made in it before its watch is found so); too deep, the drops say so. */
-static void sub_came(const char *root, const char *rel, int depth)
-{
-	char failed[TREE_REL_MAX];
-	int maxd = depth_for(root), err = 0, n = 0;
-
-	failed[0] = '\0';
-	if (depth <= maxd)
-		n = wtree_add(root, rel, depth, maxd, failed, sizeof(failed), &err);
-	for (int i = 0; i < ntargets; i++) {
-		struct target *t = &targets[i];
-
-		if (!t->recursive || strcmp(t->path, root))
-			continue;
-		if (depth > maxd) {
-			send_msg(W_FILE, t->id, rel, strlen(rel), W_SUBDIR);
-			continue;
-		}
-		if (n)
-			say_subfail(t, n, failed, err);
-		send_msg(W_TREE, t->id, NULL, 0, 0);
-	}
-}
-
-static void lose(struct target *t)
+static void lose(struct wtarget *t)
 {
 	if (t->wd >= 0 && !t->lost)
-		send_msg(W_LOST, t->id, NULL, 0, 0);
+		watch_send(W_LOST, t->id, NULL, 0, 0);
 	if (t->recursive)
 		wtree_forget(t->path);
 	t->wd = -1;
@@ -352,9 +280,9 @@ static void check_paths(int force)
 	retry_unwatched();
 	for (i = 0; i < ntargets; i++)
 		if (targets[i].subfail && (force || now.tv_sec % DEGRADED_S == 0))
-			walk_subs(&targets[i]);
+			wtree_walk(&targets[i]);
 	for (i = 0; i < ntargets; i++) {
-		struct target *t = &targets[i];
+		struct wtarget *t = &targets[i];
 
 		if (t->wd < 0)
 			continue;
@@ -369,7 +297,7 @@ static void check_paths(int force)
 /* Thread: adopt a new target set, keeping the watches that stay. */
 static void apply_pending(void)
 {
-	struct target *n;
+	struct wtarget *n;
 	int nn, i, j;
 
 	pthread_mutex_lock(&pend_lock);
@@ -409,7 +337,7 @@ static void apply_pending(void)
 		if (n[j].wd < 0)
 			n[j].lost = 1;  /* new: announce it once watched */
 	{
-		struct target *old = targets;
+		struct wtarget *old = targets;
 		int nold = ntargets;
 
 		targets = n;
@@ -434,9 +362,9 @@ static void apply_pending(void)
 	/* Subdirectories: of drops no longer recursive unwatched, of drops
 	 * made recursive watched (a walk of what is watched already adds
 	 * nothing). */
-	wtree_prune(depth_for);
+	wtree_prune(wtree_depth);
 	for (j = 0; j < ntargets; j++)
-		walk_subs(&targets[j]);
+		wtree_walk(&targets[j]);
 }
 
 static void retry_unwatched(void)
@@ -447,14 +375,14 @@ static void retry_unwatched(void)
 		add_parent(&targets[i]);
 		if (targets[i].wd >= 0 || add_watch(&targets[i]) < 0)
 			continue;
-		walk_subs(&targets[i]);   /* before the master's rescan */
+		wtree_walk(&targets[i]);   /* before the master's rescan */
 		if (targets[i].lost)
-			send_msg(W_BACK, targets[i].id, NULL, 0, 0);
+			watch_send(W_BACK, targets[i].id, NULL, 0, 0);
 		targets[i].lost = 0;
 	}
 }
 
-static struct target *by_wd(int wd)
+static struct wtarget *by_wd(int wd)
 {
 	int i;
 
@@ -487,7 +415,7 @@ static int parent_event(const struct inotify_event *ev)
 	int hit = 0;
 
 	for (int i = 0; i < ntargets; i++) {
-		struct target *t = &targets[i];
+		struct wtarget *t = &targets[i];
 		size_t bl = strlen(t->base);
 
 		if (t->pwd != ev->wd)
@@ -514,7 +442,7 @@ static void on_wake(int sig)
 	(void)sig;  /* only to interrupt select(): stop_requested says why */
 }
 
-static int created_special(const char *root, const char *name)
+int watch_created_special(const char *root, const char *name)
 {
 	char p[PATH_MAX];
 	struct stat st;
@@ -531,41 +459,6 @@ static int created_special(const char *root, const char *name)
 	return !S_ISDIR(st.st_mode);
 }
 
-/* EV on a subdirectory's watch: 1 if it was one (handled). */
-static int sub_event(const struct inotify_event *ev)
-{
-	const struct wsub *w = wtree_by_wd(ev->wd);
-	char rel[TREE_REL_MAX];
-
-	if (!w)
-		return 0;
-	if (ev->mask & IN_IGNORED) {
-		wtree_ignored(ev->wd);   /* deleted: the kernel dropped it */
-		return 1;
-	}
-	if (ev->mask & IN_MOVE_SELF) {
-		wtree_moved(ev->wd);
-		return 1;
-	}
-	if (!ev->len || !(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)) ||
-	    snprintf(rel, sizeof(rel), "%s/%s", w->rel, ev->name) >= (int)sizeof(rel))
-		return 1;
-	if (ev->mask & IN_ISDIR) {
-		if (ev->name[0] != '.')
-			sub_came(w->root, rel, w->depth + 1);
-		return 1;
-	}
-	/* As in a drop: taken at its close or move, links and specials at
-	 * their creation. */
-	if ((ev->mask & IN_CREATE) && !created_special(w->root, rel))
-		return 1;
-	for (int i = 0; i < ntargets; i++)
-		if (targets[i].recursive && !strcmp(targets[i].path, w->root))
-			send_msg(W_FILE, targets[i].id, rel, strlen(rel),
-				 (ev->mask & IN_CREATE) != 0);
-	return 1;
-}
-
 static void *watch_main(void *arg)
 {
 	sigset_t wake;
@@ -578,7 +471,7 @@ static void *watch_main(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 	while (!stop_requested) {
 		struct inotify_event *ev;
-		struct target *t;
+		struct wtarget *t;
 
 		ev = inotifytools_next_events(wait_s(), 1);
 		if (stop_requested)
@@ -602,14 +495,14 @@ static void *watch_main(void *arg)
 			/* Subdirectories made meanwhile are watched before
 			 * the master rescans. */
 			for (int i = 0; i < ntargets; i++)
-				walk_subs(&targets[i]);
-			send_msg(W_OVERFLOW, 0, NULL, 0, 0);
+				wtree_walk(&targets[i]);
+			watch_send(W_OVERFLOW, 0, NULL, 0, 0);
 			/* A parent's news may be among what was lost. */
 			check_paths(1);
 			continue;
 		}
 		check_paths(parent_event(ev));
-		if (sub_event(ev))
+		if (wtree_event(ev))
 			continue;
 		t = by_wd(ev->wd);
 		if (!t)
@@ -627,11 +520,11 @@ static void *watch_main(void *arg)
 		if (ev->mask & IN_ISDIR) {
 			/* A subdirectory: watched for a recursive drop; for
 			 * another, its files are not taken (said once). */
-			if (depth_for(t->path) && ev->name[0] != '.')
-				sub_came(t->path, ev->name, 1);
+			if (wtree_depth(t->path) && ev->name[0] != '.')
+				wtree_came(t->path, ev->name, 1);
 			for (int i = 0; i < ntargets; i++)
 				if (targets[i].wd == ev->wd && !targets[i].recursive)
-					send_msg(W_FILE, targets[i].id, ev->name,
+					watch_send(W_FILE, targets[i].id, ev->name,
 						 strnlen(ev->name, ev->len), W_SUBDIR);
 			continue;
 		}
@@ -639,13 +532,13 @@ static void *watch_main(void *arg)
 		 * on creation.  Symlinks, FIFOs, sockets and device nodes only
 		 * ever raise IN_CREATE: pass those on, to be refused with a
 		 * log line. */
-		if ((ev->mask & IN_CREATE) && !created_special(t->path, ev->name))
+		if ((ev->mask & IN_CREATE) && !watch_created_special(t->path, ev->name))
 			continue;
 		/* Several drops may share a directory (other patterns): each
 		 * gets the name, and the master matches it. */
 		for (int i = 0; i < ntargets; i++)
 			if (targets[i].wd == ev->wd)
-				send_msg(W_FILE, targets[i].id, ev->name, strnlen(ev->name, ev->len),
+				watch_send(W_FILE, targets[i].id, ev->name, strnlen(ev->name, ev->len),
 					 (ev->mask & IN_CREATE) != 0);
 	}
 	return NULL;
@@ -695,7 +588,7 @@ int watch_start(const struct watch_target *t, int n, int *bad)
 	}
 	for (i = 0; i < n; i++) {
 		add_parent(&targets[i]);
-		walk_subs(&targets[i]);
+		wtree_walk(&targets[i]);
 	}
 	{
 		char p[64];
@@ -728,7 +621,7 @@ int watch_start(const struct watch_target *t, int n, int *bad)
 
 int watch_set(const struct watch_target *t, int n)
 {
-	struct target *c = copy_targets(t, n);
+	struct wtarget *c = copy_targets(t, n);
 
 	if (!c)
 		return -1;

@@ -311,9 +311,10 @@ static void run_lines(const struct msg_job *j, char **argv, char **envp, const c
 	ctl_watched = master_gone ? -1 : WORKER_FD;
 	helper_job(j, argv, envp, path, &out, sigfd, &ctl_watched, master_says_stop, &res);
 	runner_out_end(&out);
-	/* The ends the job's wait read the SIGCHLD of (a command that ended
-	 * between, say): reaped now. */
-	reap();
+	/* The ends the job's wait read the SIGCHLD of (another drop's
+	 * command that ended meanwhile, say): reaped now. */
+	if (res.reap)
+		reap();
 	if (master_gone)
 		return;
 	if (res.kind == ST_ABORTED) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tree.h"
+#include "wtarget.h"
 
 /* Arrivals, and the directory itself moved or deleted (IN_IGNORED always
  * comes).  No IN_MOVED_FROM: every claim would raise one. */
@@ -150,6 +151,16 @@ static void fail(int *nfail, char *failed, size_t failedsz, int *err, const char
 	}
 }
 
+/* The watch of directory FD, through /proc/self/fd: the directory itself,
+ * not what a path to it would lead to now.  The descriptor, or -1. */
+static int watch_dirfd(int fd)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return inotify_add_watch(ifd, p, SUB_MASK);
+}
+
 /* Watch directory FD (REL of ROOT, DEPTH down) and what is below it; FD
  * is taken.  Everything is reached by descriptor, one name at a time with
  * O_NOFOLLOW, and watched through /proc/self/fd: a symlink swapped in on
@@ -163,17 +174,15 @@ static int add_at(int fd, const char *root, const char *rel, int depth, int max_
 	struct dirent *e;
 
 	if (depth > 0) {
-		char p[64];
 		int wd;
 
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
 		if (max_subs >= 0 && nsubs >= max_subs && path_wd(root, rel) < 0) {
 			errno = ENOSPC;
 			wd = -1;
 		} else {
 			/* Watched first, listed after: what is made in it
 			 * meanwhile raises an event. */
-			wd = inotify_add_watch(ifd, p, SUB_MASK);
+			wd = watch_dirfd(fd);
 		}
 		if (wd < 0 || record(wd, root, rel, depth) < 0) {
 			if (wd >= 0 && find(wd) < 0)
@@ -220,11 +229,10 @@ static int open_rel(const char *root, const char *rel)
 
 	if (top < 0 || !*rel)
 		return top;
-	/* The directory holding "REL/." is REL itself. */
+	/* The directory holding "REL/." is REL itself (never TOP: there is
+	 * a '/'). */
 	snprintf(dot, sizeof(dot), "%s/.", rel);
 	fd = tree_dir(top, dot, 0, &base);
-	if (fd == top)
-		return fd;
 	close(top);
 	return fd;
 }
@@ -273,10 +281,7 @@ void wtree_moved(int wd)
 	 * descriptor an add of that path gets. */
 	nwd = -1;
 	if ((fd = open_rel(root, rel)) >= 0) {
-		char p[64];
-
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-		nwd = inotify_add_watch(ifd, p, SUB_MASK);
+		nwd = watch_dirfd(fd);
 		close(fd);
 	}
 	if (nwd == wd)
@@ -329,4 +334,107 @@ void wtree_free(void)
 	subs = NULL;
 	capsubs = 0;
 	ifd = -1;
+}
+
+/* ---- the drops' side: which drops a subdirectory is news for ---- */
+
+/* The deepest max_depth of the recursive drops on PATH; 0: none. */
+int wtree_depth(const char *path)
+{
+	int m = 0, n;
+	struct wtarget *t = watch_targets_now(&n);
+
+	for (int i = 0; i < n; i++)
+		if (t[i].recursive && t[i].max_depth > m && !strcmp(t[i].path, path))
+			m = t[i].max_depth;
+	return m;
+}
+
+/* T's subdirectories could (N = 0) or could not all (N > 0, the first
+ * FAILED with ERR) be watched: the master polls while some cannot. */
+static void say_subfail(struct wtarget *t, int n, const char *failed, int err)
+{
+	if (n && !t->subfail)
+		watch_send(W_POLL, t->id, failed, strlen(failed), err ? err : EIO);
+	else if (!n && t->subfail)
+		watch_send(W_POLL, t->id, NULL, 0, 0);
+	t->subfail = n > 0;
+}
+
+/* Watch the subdirectories of T (recursive, watched): at start, back, after
+ * a reload or an overflow, and while some could not be. */
+void wtree_walk(struct wtarget *t)
+{
+	char failed[TREE_REL_MAX];
+	int err = 0, n;
+
+	if (!t->recursive || t->wd < 0)
+		return;
+	failed[0] = '\0';
+	n = wtree_add(t->path, "", 0, wtree_depth(t->path), failed, sizeof(failed), &err);
+	say_subfail(t, n, failed, err);
+}
+
+/* A subdirectory REL came into the drop at ROOT, DEPTH levels down: watched
+ * with what is in it, then each recursive drop there rescans (what was
+ * made in it before its watch is found so); too deep, the drops say so. */
+void wtree_came(const char *root, const char *rel, int depth)
+{
+	char failed[TREE_REL_MAX];
+	int maxd = wtree_depth(root), err = 0, n = 0, nt;
+	struct wtarget *ts = watch_targets_now(&nt);
+
+	failed[0] = '\0';
+	if (depth <= maxd)
+		n = wtree_add(root, rel, depth, maxd, failed, sizeof(failed), &err);
+	for (int i = 0; i < nt; i++) {
+		struct wtarget *t = &ts[i];
+
+		if (!t->recursive || strcmp(t->path, root))
+			continue;
+		if (depth > maxd) {
+			watch_send(W_FILE, t->id, rel, strlen(rel), W_SUBDIR);
+			continue;
+		}
+		if (n)
+			say_subfail(t, n, failed, err);
+		watch_send(W_TREE, t->id, NULL, 0, 0);
+	}
+}
+
+/* EV on a subdirectory's watch: 1 if it was one (handled). */
+int wtree_event(const struct inotify_event *ev)
+{
+	const struct wsub *w = wtree_by_wd(ev->wd);
+	char rel[TREE_REL_MAX];
+	struct wtarget *ts;
+	int nt;
+
+	if (!w)
+		return 0;
+	if (ev->mask & IN_IGNORED) {
+		wtree_ignored(ev->wd);   /* deleted: the kernel dropped it */
+		return 1;
+	}
+	if (ev->mask & IN_MOVE_SELF) {
+		wtree_moved(ev->wd);
+		return 1;
+	}
+	if (!ev->len || !(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)) ||
+	    snprintf(rel, sizeof(rel), "%s/%s", w->rel, ev->name) >= (int)sizeof(rel))
+		return 1;
+	if (ev->mask & IN_ISDIR) {
+		if (ev->name[0] != '.')
+			wtree_came(w->root, rel, w->depth + 1);
+		return 1;
+	}
+	/* As in a drop: taken at its close or move, links and specials at
+	 * their creation. */
+	if ((ev->mask & IN_CREATE) && !watch_created_special(w->root, rel))
+		return 1;
+	ts = watch_targets_now(&nt);
+	for (int i = 0; i < nt; i++)
+		if (ts[i].recursive && !strcmp(ts[i].path, w->root))
+			watch_send(W_FILE, ts[i].id, rel, strlen(rel), (ev->mask & IN_CREATE) != 0);
+	return 1;
 }

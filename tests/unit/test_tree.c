@@ -70,6 +70,8 @@ Test(tree, rel_limits)
 	strcat(buf, "/y");
 	cr_assert(!tree_rel_ok(buf), "one more");
 	cr_assert_str_eq(tree_base("a/b/x.sea"), "x.sea");
+	cr_assert_eq(tree_depth("a/b/x.sea"), 2);
+	cr_assert_eq(tree_depth("x.sea"), 0);
 	cr_assert_str_eq(tree_base("x.sea"), "x.sea");
 }
 

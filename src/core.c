@@ -11,6 +11,7 @@
 #include "log.h"
 #include "loop.h"
 #include "outcome.h"
+#include "proto.h"
 #include "settle.h"
 #include "sys.h"
 
@@ -125,9 +126,27 @@ int core_capacity(void)
 	return 2 * core_cfg()->queue_size + core_cfg()->workers;
 }
 
+/*
+ * Files claimed and not started yet (queued, or sent ahead to a worker):
+ * as many as keep every worker busy -- the job it runs, PROTO_AHEAD sent
+ * ahead, two more here -- and never more than queue_size.  A claimed file
+ * sits in a slot directory of the spool, made on first use: a backlog
+ * claimed whole made queue_size of them, each a new inode, and on an ext4
+ * after many deletions a new inode costs 0.3-1 ms (bench/notes.md).  The
+ * rest of a backlog waits in the drop, and the drop's scan takes it as
+ * workers free up, in the same pass that hands out the jobs.
+ */
+static int claim_ahead(void)
+{
+	const struct sw_config *c = core_cfg();
+	int n = c->workers * (PROTO_AHEAD + 2);
+
+	return n < c->queue_size ? n : c->queue_size;
+}
+
 int core_room(void)
 {
-	return queue_len(&C.q) + jobs_in(&C.jt, JS_AHEAD) < core_cfg()->queue_size &&
+	return queue_len(&C.q) + jobs_in(&C.jt, JS_AHEAD) < claim_ahead() &&
 	       jobs_total(&C.jt) < core_capacity() && C.jt.free_head >= 0;
 }
 

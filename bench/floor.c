@@ -18,6 +18,12 @@
  *        nothing new, wait for the running children (their inputs still go
  *        to DONE), exit.
  *
+ * With FLOOR_SPOOL=DIR (a directory on IN's file system) no command runs:
+ * each file is renamed IN/NAME -> DIR/NAME -> DONE/NAME at once.  Those are
+ * the two renames a daemon with a private spool cannot do without (the claim
+ * and the move to done), and nothing else: the ceiling of any such daemon's
+ * rate on that file system, whatever its command costs.
+ *
  * A command that fails (non-zero exit, signal, spawn error) is counted, not
  * handled: its input goes to DONE all the same.  One summary line goes to
  * stderr at the end; nothing is printed per file unless something breaks.
@@ -49,7 +55,7 @@ struct job {
 };
 
 static const char *in_dir, *done_dir, *cmd, *out_dir;
-static int in_fd, done_fd;
+static int in_fd, done_fd, spool_fd = -1;
 static size_t name_off;
 
 static struct job **running;	/* max_running slots, NULL when free */
@@ -158,8 +164,12 @@ static void finish(struct job *j)
 {
 	const char *name = name_of(j);
 	struct job **l = table_link(name);
+	int from = in_fd;
 
-	if (renameat(in_fd, name, done_fd, name) == 0) {
+	/* FLOOR_SPOOL: claimed first, as a daemon with a private spool does. */
+	if (spool_fd >= 0 && renameat(in_fd, name, spool_fd, name) == 0)
+		from = spool_fd;
+	if (renameat(from, name, done_fd, name) == 0) {
 		n_done++;
 	} else {
 		fprintf(stderr, "floor: rename %s to %s/: %s\n", j->path, done_dir,
@@ -213,6 +223,10 @@ static void start(struct job *j)
 {
 	char *argv[] = { (char *)cmd, j->path, (char *)out_dir, NULL };
 
+	if (spool_fd >= 0) {   /* the renames alone */
+		finish(j);
+		return;
+	}
 	/* In a function of its own, so no local here lives across vfork. */
 	j->pid = spawn(argv);
 	if (j->pid < 0) {
@@ -467,6 +481,8 @@ int main(int argc, char **argv)
 	done_fd = open_dir(done_dir);
 	if (in_fd < 0 || done_fd < 0)
 		return 2;
+	if (getenv("FLOOR_SPOOL") && (spool_fd = open_dir(getenv("FLOOR_SPOOL"))) < 0)
+		return 2;
 	if (access(cmd, X_OK) < 0) {
 		fprintf(stderr, "floor: %s: %s\n", cmd, strerror(errno));
 		return 2;
@@ -491,5 +507,7 @@ int main(int argc, char **argv)
 	free(running);
 	close(in_fd);
 	close(done_fd);
+	if (spool_fd >= 0)
+		close(spool_fd);
 	return rc;
 }

@@ -340,6 +340,11 @@ static int start(struct sw_config *c, const struct master_opts *opts)
 	attempt_setup_env(c);
 	log_config_warnings(c);
 	signal(SIGPIPE, SIG_IGN);
+	/* A read lease (the open-for-writing probe, the take-over) is held
+	 * for a moment only; a writer opening the file in that moment breaks
+	 * it, and the kernel then signals its holder with SIGIO, whose default
+	 * ends the process. */
+	signal(SIGIO, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

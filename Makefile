@@ -26,7 +26,7 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config trust fileio sbuf tree lines log queue policy timer job sys loop stats proto core spool deliver recover copy watch wtree cgroup settle guard drop intake outcome attempt dispatch pool notify metrics status requeue retain control runner helper worker master
+CORE = config trust fileio sbuf tree lines log queue policy timer job sys loop stats proto core spool deliver recover copy watch wtree cgroup settle noticed guard drop intake outcome attempt dispatch pool notify metrics status requeue retain control runner helper worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
 CTL    = $(BUILD)/seawatchctl
@@ -76,7 +76,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ) | $(BUILD)
 
 # The dispatcher's test links its own twins of the pool, the attempt, the
 # outcome and the system calls (see tests/unit/test_dispatch.c).
-DISPATCH_OBJ = dispatch core job queue timer loop log config trust
+DISPATCH_OBJ = dispatch core noticed job queue timer loop log config trust
 $(BUILD)/tests/test_dispatch: tests/unit/test_dispatch.c $(DISPATCH_OBJ:%=$(BUILD)/%.o) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(CRIT_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(CRIT_LIBS) $(LDLIBS_D)
 

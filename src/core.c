@@ -10,6 +10,7 @@
 #include "intake.h"
 #include "log.h"
 #include "loop.h"
+#include "noticed.h"
 #include "outcome.h"
 #include "proto.h"
 #include "settle.h"
@@ -224,7 +225,8 @@ int64_t core_recover_every(void)
 
 void core_gauges(struct sw_gauges *g)
 {
-	g->queued = queue_len(&C.q) + jobs_in(&C.jt, JS_AHEAD) + jobs_in(&C.jt, JS_HELD);
+	g->queued = queue_len(&C.q) + jobs_in(&C.jt, JS_AHEAD) + jobs_in(&C.jt, JS_HELD) +
+		    (int)noticed_count(NULL);
 	g->running = jobs_in(&C.jt, JS_RUNNING);
 	g->waiting = jobs_waiting(&C.jt);
 	g->retrying = jobs_in(&C.jt, JS_RETRY_WAIT);
@@ -233,6 +235,7 @@ void core_gauges(struct sw_gauges *g)
 void core_drop_gauges(const struct drop *d, struct sw_gauges *g)
 {
 	*g = (struct sw_gauges){ 0 };
+	g->queued = (int)noticed_count(d);   /* noticed, not claimed yet */
 	for (int i = 0; i < C.jt.cap; i++) {
 		const struct job *j = job_at(&C.jt, i);
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "noticed.h"
 #include "settle.h"
 #include "sys.h"
 #include "watch.h"
@@ -82,6 +83,7 @@ static void drop_destroy(struct drop *d)
 		free(d->subdirs[i]);
 	free(d->subdirs);
 	settle_forget(d);
+	noticed_forget(d);
 	drop_close(d);
 	cfgref_put(d->ref);
 	free(d);
@@ -307,6 +309,8 @@ void drops_recover_again(void)
 
 int drops_idle(void)
 {
+	if (noticed_count(NULL))
+		return 0;
 	for (struct drop *d = D.list; d; d = d->next)
 		if (drop_usable(d) && (d->dirty || d->scan || !d->sp.rec_done ||
 				       !d->sp.held_done || settle_count(d)))

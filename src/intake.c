@@ -1,10 +1,13 @@
 /*
  * intake.c - from a name in a drop to a queued job (see intake.h).
  *
- * Claims stop when the queue holds queue_size jobs or the slot table is
- * full, so memory is bounded whatever the backlog: the rest stays in the
+ * Claims stop when the workers have as much as they are about to take
+ * (core_room()) or the slot table is full.  A file whose close or move-in
+ * comes meanwhile waits by name (noticed.c, at most queue_size of them, in
+ * arrival order); beyond that, and whatever a scan must find, stays in the
  * drop directory, and a scan (kept open across refills, so a backlog is
- * read once, not once per file) picks it up as room frees.
+ * read once, not once per file) picks it up as room frees.  Memory is
+ * bounded whatever the backlog.
  */
 #include "intake.h"
 
@@ -26,6 +29,7 @@
 #include "guard.h"
 #include "log.h"
 #include "loop.h"
+#include "noticed.h"
 #include "outcome.h"
 #include "settle.h"
 #include "stats.h"
@@ -353,8 +357,15 @@ static void settle_due(struct drop *d, const char *name, const struct settle_sig
 		settle_later(d, name, &sig, sys_now_ms() + d->cfg->settle_ms);
 		return;
 	}
-	if (d->paused || guard_blocked(d) || !core_room() || core_stopping()) {
+	if (d->paused || guard_blocked(d) || core_stopping()) {
 		d->dirty = 1;   /* a scan takes it: its times say it settled */
+		return;
+	}
+	if (!core_room() || noticed_count(NULL)) {
+		/* Settled and not open for writing: it waits its turn, as it
+		 * is now (else a scan takes it). */
+		if (noticed_push(d, name, &sig, 0, (unsigned)core_cfg()->queue_size) < 0)
+			d->dirty = 1;
 		return;
 	}
 	try_claim(d, name, DT_UNKNOWN, 0);
@@ -437,6 +448,65 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 	r = claim_in(d, fd, base, name, dtype, probe);
 	put_dir(d, fd);
 	return r;
+}
+
+/* ---- noticed: a close or rename-in that came with no room to claim ----- */
+
+/* NAME of D waits for room by name, as it is now (PROBE as for
+ * try_claim()); if it cannot (queue_size files wait already), or cannot be
+ * looked at, a scan takes it. */
+static void notice(struct drop *d, const char *name, int probe)
+{
+	struct settle_sig sig;
+	struct stat st;
+	const char *base;
+	int fd = open_dir(d, name, &base), r, e;
+
+	r = fd >= 0 ? fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) : -1;
+	e = errno;
+	put_dir(d, fd);
+	if (r < 0) {
+		if (fd < 0 || e != ENOENT)
+			d->dirty = 1;
+		return;   /* else gone already */
+	}
+	sig_of(&st, &sig);
+	if (noticed_push(d, name, &sig, probe, (unsigned)core_cfg()->queue_size) < 0)
+		d->dirty = 1;
+}
+
+/* The file noticed first: claimed if its drop may claim and the file is
+ * still what its event vouched for (closed or renamed in: not being
+ * written); changed since, a scan's probe decides.  1 if one waited. */
+static int take_noticed(void)
+{
+	char name[TREE_REL_MAX];
+	struct settle_sig was, sig;
+	struct stat st;
+	struct drop *d;
+	const char *base;
+	int probe, fd;
+
+	if (!noticed_pop(&d, name, sizeof(name), &was, &probe))
+		return 0;
+	if (!name[0])
+		return 1;
+	if (!drop_usable(d) || d->paused || guard_blocked(d)) {
+		d->dirty = 1;   /* a scan takes it when the drop may claim again */
+		return 1;
+	}
+	if ((fd = open_dir(d, name, &base)) < 0)
+		return 1;   /* its directory is gone, or was swapped for a symlink */
+	if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		sig_of(&st, &sig);
+		if (memcmp(&sig, &was, sizeof(sig)))
+			d->dirty = 1;
+		else
+			claim_in(d, fd, base, name, S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN,
+				 probe);
+	}
+	put_dir(d, fd);
+	return 1;
 }
 
 /* A directory the scan met at REL, DEPTH levels down: entered if D is
@@ -556,38 +626,64 @@ static int recover_step(struct drop *d)
 	return 1;
 }
 
-/* Fill free room from recovery, then from scans, drop by drop, at most
- * BUDGET files at a time, so that a big backlog does not keep the first
- * commands waiting (or a result unread) while the queue fills.  Returns 1
- * if the budget ran out with room left. */
+/* One file (or one step) from each drop that has something to recover or
+ * a scan to go on with, starting at the drop after the one that started
+ * last, so that one drop's backlog does not hold back another's when room
+ * comes a file at a time.  1 if anything moved. */
+static int scan_pass(void)
+{
+	static unsigned turn;
+	struct drop *d = drops_first();
+	unsigned n = 0, i;
+	int progress = 0;
+
+	for (; d; d = d->next)
+		n++;
+	d = drops_first();
+	for (i = n ? turn++ % n : 0; i > 0; i--)
+		d = d->next;
+	for (i = 0; i < n && core_room(); i++, d = d->next ? d->next : drops_first()) {
+		if (!drop_usable(d))
+			continue;
+		if ((!d->sp.rec_done || !d->sp.held_done) && recover_step(d)) {
+			progress = 1;
+			continue;
+		}
+		/* Paused: what is in flight is still taken over (and held),
+		 * nothing new is claimed. */
+		if (d->paused || guard_blocked(d))
+			continue;
+		if ((d->dirty || d->scan) && scan_step(d))
+			progress = 1;
+		else if (d->dirty)
+			progress = 1;  /* dirtied during the pass: go again */
+	}
+	return progress;
+}
+
+/* Fill free room, at most BUDGET files at a time, so that a big backlog
+ * does not keep the first commands waiting (or a result unread) while the
+ * queue fills: what was noticed, oldest first, and the drops' recovery and
+ * scans, in turns -- so that a list of noticed files kept full by one busy
+ * drop does not hold back what only a scan can find (another drop's file
+ * that came when the list was full).  Returns 1 if the budget ran out with
+ * room left. */
 int intake_refill(int budget)
 {
+	static int scans_next;
 	int progress = 1;
 
 	if (core_stopping())
 		return 0;
 	while (progress && core_room()) {
-		struct drop *d;
-
 		if (budget-- <= 0)
 			return 1;
-		progress = 0;
-		for (d = drops_first(); d && core_room(); d = d->next) {
-			if (!drop_usable(d))
-				continue;
-			if ((!d->sp.rec_done || !d->sp.held_done) && recover_step(d)) {
-				progress = 1;
-				continue;
-			}
-			/* Paused: what is in flight is still taken over
-			 * (and held), nothing new is claimed. */
-			if (d->paused || guard_blocked(d))
-				continue;
-			if ((d->dirty || d->scan) && scan_step(d))
-				progress = 1;
-			else if (d->dirty)
-				progress = 1;  /* dirtied during the pass: go again */
+		if (!scans_next && take_noticed()) {
+			scans_next = 1;
+			continue;
 		}
+		scans_next = 0;
+		progress = scan_pass() || take_noticed();
 	}
 	return 0;
 }
@@ -635,8 +731,10 @@ void intake_file(struct drop *d, const char *name, int created)
 		return;
 	if (d->cfg->settle_ms && settle_event(d, name))
 		return;
-	if (!core_room() || core_stopping() || d->paused || guard_blocked(d))
+	if (core_stopping() || d->paused || guard_blocked(d))
 		d->dirty = 1;  /* it stays in the drop; a scan finds it */
+	else if (!core_room() || noticed_count(NULL))
+		notice(d, name, created);   /* behind what was noticed before it */
 	else
 		try_claim(d, name, DT_UNKNOWN, created);
 }

@@ -619,6 +619,33 @@ Test(faults, a_backlog_waits_in_the_drop_not_the_spool, T_OPTS)
 		  slot_dirs());
 }
 
+/* One worker, a slow command, 50 files renamed in faster than it runs them,
+ * named so that the directory lists them in another order: they run in the
+ * order they came.  The worker takes 4 ahead; the rest (fewer than the
+ * harness's queue_size, 64) wait by name in arrival order, not for a scan
+ * (which goes in the directory's order). */
+Test(faults, a_burst_is_taken_in_the_order_it_came, T_OPTS)
+{
+	const char *s = script("seen.sh", "echo \"$2\" >> \"$OUT/seen\"\nsleep 0.01\n");
+	char want[50 * 16] = "", *got;
+
+	h_config_simple(&env, cmd_of(s), "", "workers = 1;");
+	start_ready();
+	sleep_ms(300);   /* the start's scan of the empty drop is over */
+	for (int i = 0; i < 50; i++) {
+		const char *name = fmt("f%02d-%d.sea", (i * 37) % 50, i);
+
+		h_drop(&env, name, "x");
+		strcat(want, name);
+		strcat(want, "\n");
+	}
+	backlog_done(50);
+	got = h_slurp(fmt("%s/seen", env.out));
+	cr_assert_not_null(got);
+	cr_assert_str_eq(got, want, "not run in the order the files came:\n%s", got);
+	free(got);
+}
+
 /* ------------------------------------------------------------------ */
 /* 4-5. the daemon dies                                                */
 

@@ -334,3 +334,47 @@ Test(robust, drop_added_under_steady_traffic)
 		  h_exists(h_fmt("%s/b.sea", env.done)),
 		  "the new drop's file waited for traffic on the other drop to stop");
 }
+
+/* One worker, queue_size 8, drop d (first in the config) fed a file every
+ * 5 ms, faster than its command: the list of files waiting for room stays
+ * full of d's, and d's overflow is left to scans.  Drop b's file, come
+ * then, is found by b's scan within a few files, not after d's backlog.
+ * (Scans that always began with the first drop, or a full list always
+ * served before any scan, kept b's file behind all of d's.) */
+Test(robust, a_busy_drop_does_not_hold_back_another)
+{
+	const char *s = h_script(&env, "slow.sh", "sleep 0.02\n");
+	const char *b = h_fmt("%s/b-in", env.root);
+	char bs[H_PATH * 2], list[H_PATH * 3];
+	int i, at_b = -1, d_done = -1;
+
+	snprintf(bs, sizeof(bs), "%s", b);
+	snprintf(list, sizeof(list), "%s", cmd(s));
+	cr_assert_eq(mkdir(bs, 0755), 0);
+	h_config(&env,
+		 "workers = 1;\nqueue_size = 8;\n"
+		 "drops = (\n"
+		 "  { name = \"d\"; path = \"%s\"; done = \"%s\"; failed = \"%s\"; command = %s; },\n"
+		 "  { name = \"b\"; path = \"%s\"; done = \"%s\"; failed = \"%s\"; command = %s; }\n"
+		 ");\n", env.drop, env.done, env.failed, list, bs, env.done, env.failed, list);
+	start();
+	for (i = 0; i < 200; i++) {
+		h_drop(&env, h_fmt("t%03d.sea", i), "t");
+		if (i == 100) {
+			at_b = h_count(env.done, ".sea");
+			h_write(h_fmt("%s/.b", bs), "b", 0644);
+			cr_assert_eq(rename(h_fmt("%s/.b", bs), h_fmt("%s/b.sea", bs)), 0);
+		}
+		if (d_done < 0 && h_exists(h_fmt("%s/b.sea", env.done)))
+			d_done = h_count(env.done, ".sea") - 1;
+		nap(5);
+	}
+	for (i = 0; i < 1500 && d_done < 0; i++) {
+		if (h_exists(h_fmt("%s/b.sea", env.done)))
+			d_done = h_count(env.done, ".sea") - 1;
+		nap(10);
+	}
+	cr_assert_geq(d_done, 0, "b's file not done after 15 s");
+	cr_assert_lt(d_done - at_b, 20, "b's file came when %d of d's were done, and was done "
+		     "after %d of d's", at_b, d_done);
+}

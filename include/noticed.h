@@ -18,14 +18,12 @@
 
 struct drop;
 
-/* NAME of D, seen as SIG; PROBE: ask whether it is open for writing
- * before claiming it (what a scan finds or a link brings).  0, or -1 (CAP
- * files wait already, or out of memory). */
-int noticed_push(struct drop *d, const char *name, const struct settle_sig *sig, int probe,
-		 unsigned cap);
-/* The oldest: its drop, name (into NAME, SZ bytes), signature and probe
- * flag.  1 if there was one. */
-int noticed_pop(struct drop **d, char *name, size_t sz, struct settle_sig *sig, int *probe);
+/* NAME of D, seen as SIG.  0, or -1 (CAP files wait already, or out of
+ * memory). */
+int noticed_push(struct drop *d, const char *name, const struct settle_sig *sig, unsigned cap);
+/* The oldest: its drop, name (into NAME, SZ bytes) and signature.  1 if
+ * there was one. */
+int noticed_pop(struct drop **d, char *name, size_t sz, struct settle_sig *sig);
 /* Files of D waiting here (D NULL: every drop's). */
 unsigned noticed_count(const struct drop *d);
 /* D goes: its files no longer wait here (they are still in the drop). */

@@ -396,6 +396,10 @@ void drops_reload(struct cfgref *ref)
 			d->ref = ref;
 			ref->refs++;
 			d->cfg = &nc->drops[i];
+			/* Its pattern, depth or settle may have changed: what
+			 * waited by name is found again by a scan, under the
+			 * new rules. */
+			noticed_forget(d);
 			d->dirty = 1;
 			if (d->cfg->done)
 				reopen_dir(&d->done, d->cfg->done);

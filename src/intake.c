@@ -364,7 +364,7 @@ static void settle_due(struct drop *d, const char *name, const struct settle_sig
 	if (!core_room() || noticed_count(NULL)) {
 		/* Settled and not open for writing: it waits its turn, as it
 		 * is now (else a scan takes it). */
-		if (noticed_push(d, name, &sig, 0, (unsigned)core_cfg()->queue_size) < 0)
+		if (noticed_push(d, name, &sig, (unsigned)core_cfg()->queue_size) < 0)
 			d->dirty = 1;
 		return;
 	}
@@ -452,10 +452,10 @@ static int try_claim(struct drop *d, const char *name, unsigned char dtype, int 
 
 /* ---- noticed: a close or rename-in that came with no room to claim ----- */
 
-/* NAME of D waits for room by name, as it is now (PROBE as for
- * try_claim()); if it cannot (queue_size files wait already), or cannot be
- * looked at, a scan takes it. */
-static void notice(struct drop *d, const char *name, int probe)
+/* NAME of D waits for room by name, as it is now; if it cannot
+ * (queue_size files wait already), or cannot be looked at, a scan takes
+ * it. */
+static void notice(struct drop *d, const char *name)
 {
 	struct settle_sig sig;
 	struct stat st;
@@ -471,13 +471,15 @@ static void notice(struct drop *d, const char *name, int probe)
 		return;   /* else gone already */
 	}
 	sig_of(&st, &sig);
-	if (noticed_push(d, name, &sig, probe, (unsigned)core_cfg()->queue_size) < 0)
+	if (noticed_push(d, name, &sig, (unsigned)core_cfg()->queue_size) < 0)
 		d->dirty = 1;
 }
 
-/* The file noticed first: claimed if its drop may claim and the file is
- * still what its event vouched for (closed or renamed in: not being
- * written); changed since, a scan's probe decides.  1 if one waited. */
+/* The file noticed first: claimed if its drop may claim, the file is
+ * still what its event saw, and nobody has it open for writing now (its
+ * close vouched for it then; a writer may have come back since: an
+ * append).  Changed since, or not to be looked at now, a scan decides.  1
+ * if one waited. */
 static int take_noticed(void)
 {
 	char name[TREE_REL_MAX];
@@ -485,25 +487,29 @@ static int take_noticed(void)
 	struct stat st;
 	struct drop *d;
 	const char *base;
-	int probe, fd;
+	int fd;
 
-	if (!noticed_pop(&d, name, sizeof(name), &was, &probe))
+	if (!noticed_pop(&d, name, sizeof(name), &was))
 		return 0;
 	if (!name[0])
 		return 1;
-	if (!drop_usable(d) || d->paused || guard_blocked(d)) {
+	if (!drop_usable(d) || d->paused || guard_blocked(d) || timer_armed(&d->claim_retry)) {
 		d->dirty = 1;   /* a scan takes it when the drop may claim again */
 		return 1;
 	}
-	if ((fd = open_dir(d, name, &base)) < 0)
-		return 1;   /* its directory is gone, or was swapped for a symlink */
+	if ((fd = open_dir(d, name, &base)) < 0) {
+		if (errno != ENOENT)
+			d->dirty = 1;   /* out of descriptors, say; ENOENT: gone */
+		return 1;
+	}
 	if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		sig_of(&st, &sig);
 		if (memcmp(&sig, &was, sizeof(sig)))
 			d->dirty = 1;
 		else
-			claim_in(d, fd, base, name, S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN,
-				 probe);
+			claim_in(d, fd, base, name, S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN, 1);
+	} else if (errno != ENOENT) {
+		d->dirty = 1;
 	}
 	put_dir(d, fd);
 	return 1;
@@ -734,7 +740,7 @@ void intake_file(struct drop *d, const char *name, int created)
 	if (core_stopping() || d->paused || guard_blocked(d))
 		d->dirty = 1;  /* it stays in the drop; a scan finds it */
 	else if (!core_room() || noticed_count(NULL))
-		notice(d, name, created);   /* behind what was noticed before it */
+		notice(d, name);   /* behind what was noticed before it */
 	else
 		try_claim(d, name, DT_UNKNOWN, created);
 }

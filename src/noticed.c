@@ -12,15 +12,13 @@ struct entry {
 	struct entry *next;
 	struct drop *d;
 	struct settle_sig sig;
-	int probe;
 	char name[];
 };
 
 static struct entry *head, *tail;
 static unsigned count;
 
-int noticed_push(struct drop *d, const char *name, const struct settle_sig *sig, int probe,
-		 unsigned cap)
+int noticed_push(struct drop *d, const char *name, const struct settle_sig *sig, unsigned cap)
 {
 	size_t len = strlen(name);
 	struct entry *e;
@@ -30,7 +28,6 @@ int noticed_push(struct drop *d, const char *name, const struct settle_sig *sig,
 	e->next = NULL;
 	e->d = d;
 	e->sig = *sig;
-	e->probe = probe;
 	memcpy(e->name, name, len + 1);
 	if (tail)
 		tail->next = e;
@@ -41,7 +38,7 @@ int noticed_push(struct drop *d, const char *name, const struct settle_sig *sig,
 	return 0;
 }
 
-int noticed_pop(struct drop **d, char *name, size_t sz, struct settle_sig *sig, int *probe)
+int noticed_pop(struct drop **d, char *name, size_t sz, struct settle_sig *sig)
 {
 	struct entry *e = head;
 
@@ -53,7 +50,6 @@ int noticed_pop(struct drop **d, char *name, size_t sz, struct settle_sig *sig, 
 	count--;
 	*d = e->d;
 	*sig = e->sig;
-	*probe = e->probe;
 	/* Names come from the drop's watcher, shorter than a relative path
 	 * may be; a caller's smaller buffer gets an empty name (no file). */
 	if (strlen(e->name) < sz)

@@ -646,6 +646,56 @@ Test(faults, a_burst_is_taken_in_the_order_it_came, T_OPTS)
 	free(got);
 }
 
+/* One worker, a slow command, 20 files renamed in; file 18 (waiting by
+ * name: only a few are claimed ahead) has its times changed while it
+ * waits.  It is no longer what its event saw, so it is not claimed on the
+ * event's word -- but it is not forgotten either: a scan takes it. */
+Test(faults, a_file_changed_while_it_waits_is_still_taken, T_OPTS)
+{
+	const char *s = script("seen.sh", "echo \"$2\" >> \"$OUT/seen\"\nsleep 0.05\n");
+	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+
+	h_config_simple(&env, cmd_of(s), "", "workers = 1;");
+	start_ready();
+	sleep_ms(300);   /* the start's scan of the empty drop is over */
+	for (int i = 0; i < 20; i++)
+		h_drop(&env, fmt("c%02d.sea", i), "x");
+	cr_assert_eq(utimensat(AT_FDCWD, fmt("%s/c18.sea", env.drop), ts, 0), 0);
+	cr_assert(!h_exists(fmt("%s/c18.sea", env.done)), "c18 was done before it was touched");
+	backlog_done(20);
+}
+
+/* The same, but file 18 is opened again for appending while it waits, and
+ * nothing written yet (its times unchanged): it is not claimed while that
+ * writer holds it, and what the command reads, once the writer closed it,
+ * is the whole file.  (Taken on its close's word, it was claimed under
+ * the writer, copied, and the appended bytes never processed.) */
+Test(faults, a_file_reopened_for_writing_while_it_waits_is_not_taken, T_OPTS)
+{
+	const char *s = script("size.sh", "echo \"$2 $(wc -c < \"$1\")\" >> \"$OUT/seen\"\n"
+				      "sleep 0.05\n");
+	char *seen;
+	int fd;
+
+	h_config_simple(&env, cmd_of(s), "", "workers = 1;");
+	start_ready();
+	sleep_ms(300);
+	for (int i = 0; i < 20; i++)
+		h_drop(&env, fmt("c%02d.sea", i), "x");
+	fd = open(fmt("%s/c18.sea", env.drop), O_WRONLY | O_APPEND);
+	cr_assert_geq(fd, 0, "c18 was claimed before it could be opened again");
+	cr_assert(h_wait_count(env.done, ".sea", 19, 15000), "the others not done");
+	sleep_ms(300);
+	cr_assert(!h_exists(fmt("%s/c18.sea", env.done)), "taken while open for writing");
+	cr_assert_eq(write(fd, "more", 4), 4);
+	close(fd);
+	cr_assert(h_wait_count(env.done, ".sea", 20, 15000), "c18 not done after its close");
+	seen = h_slurp(fmt("%s/seen", env.out));
+	cr_assert_not_null(seen);
+	cr_assert(strstr(seen, "c18.sea 5\n"), "c18 was not read whole (x + more):\n%s", seen);
+	free(seen);
+}
+
 /* ------------------------------------------------------------------ */
 /* 4-5. the daemon dies                                                */
 

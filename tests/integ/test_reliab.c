@@ -114,24 +114,44 @@ Test(reliab, a_claim_that_failed_is_tried_again)
 	nap(10);
 }
 
+/* Names of the .sea files in the spool (ROOT/.seawatch), one per line,
+ * into spooled[]. */
+static char spooled[4096];
+
+static int spooled_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	const char *base = p + f->base;
+	size_t len = strlen(base);
+
+	if (flag == FTW_F && S_ISREG(st->st_mode) && len > 4 && !strcmp(base + len - 4, ".sea") &&
+	    strlen(spooled) + len + 2 < sizeof(spooled)) {
+		strcat(spooled, base);
+		strcat(spooled, "\n");
+	}
+	return 0;
+}
+
 /* Item 3: the drop renamed away while its files were queued: their {file}
  * was built from the drop's path, which no longer led to them, and good
  * files ran out of retries into failed/.  {file} is now in the spool,
- * outside the drop: renaming the drop changes nothing for them.  The files
- * not claimed yet (the daemon claims 4 per worker ahead) go with the
- * directory, untouched: together, every file is in done/ or in the
- * renamed directory, none failed. */
+ * outside the drop: renaming the drop changes nothing for them -- every
+ * file claimed when the drop went (more than the 2 running) ends in done/.
+ * The files not claimed yet (4 per worker are) go with the directory,
+ * untouched: every file is in done/ or in the renamed directory, none
+ * failed. */
 Test(reliab, queued_files_of_a_lost_drop_do_not_fail)
 {
 	const char *s = h_script(&env, "read.sh", "cat \"$1\" > /dev/null || exit 2\nsleep 0.05\n");
 	char away[H_PATH * 2];
-	int i, done = 0, left = 0;
+	int i, done = 0, left = 0, claimed = 0;
 
 	h_config_simple(&env, cmd(s), "retries = 1; backoff = \"100ms\";", "");
 	start();
 	for (i = 0; i < 60; i++)
 		h_drop(&env, h_fmt("g%02d.sea", i), "good");
 	nap(300);
+	spooled[0] = '\0';
+	nftw(h_fmt("%s/.seawatch", env.root), spooled_one, 16, FTW_PHYS);
 	snprintf(away, sizeof(away), "%s/incoming.gone", env.root);
 	cr_assert_eq(rename(env.drop, away), 0);
 	for (i = 0; i < 300 && done + left != 60; i++) {
@@ -141,7 +161,12 @@ Test(reliab, queued_files_of_a_lost_drop_do_not_fail)
 	}
 	cr_assert_eq(done + left, 60, "%d done, %d left in the renamed drop, %d failed", done,
 		     left, h_count(env.failed, ".sea"));
-	cr_assert_gt(done, 0);
+	for (char *n = spooled, *nl; (nl = strchr(n, '\n')); n = nl + 1) {
+		*nl = '\0';
+		claimed++;
+		cr_assert(h_exists(h_fmt("%s/%s", env.done, n)), "%s, claimed, not done", n);
+	}
+	cr_assert_gt(claimed, 2, "only %d claimed when the drop went: nothing queued", claimed);
 	nap(500);
 	cr_assert_eq(h_count(env.done, ".sea") + h_count(away, ".sea"), 60);
 	cr_assert_eq(h_count(env.failed, NULL), 0);

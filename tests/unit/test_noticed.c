@@ -22,19 +22,17 @@ static struct settle_sig sig(int i)
 	return s;
 }
 
-/* Pops one; asserts it is (D, NAME, I, PROBE). */
-static void expect(struct drop *d, const char *name, int i, int probe)
+/* Pops one; asserts it is (D, NAME, I). */
+static void expect(struct drop *d, const char *name, int i)
 {
 	char got[64];
 	struct drop *gd;
 	struct settle_sig gs, want = sig(i);
-	int gp;
 
-	cr_assert_eq(noticed_pop(&gd, got, sizeof(got), &gs, &gp), 1, "nothing left for %s", name);
+	cr_assert_eq(noticed_pop(&gd, got, sizeof(got), &gs), 1, "nothing left for %s", name);
 	cr_assert_eq(gd, d, "%s: wrong drop", name);
 	cr_assert_str_eq(got, name);
 	cr_assert(!memcmp(&gs, &want, sizeof(gs)), "%s: signature changed", name);
-	cr_assert_eq(gp, probe, "%s: probe flag", name);
 }
 
 static void drain(void)
@@ -42,9 +40,8 @@ static void drain(void)
 	char n[64];
 	struct drop *d;
 	struct settle_sig s;
-	int p;
 
-	while (noticed_pop(&d, n, sizeof(n), &s, &p))
+	while (noticed_pop(&d, n, sizeof(n), &s))
 		;
 }
 
@@ -53,23 +50,22 @@ Test(noticed, arrival_order_over_every_drop)
 	struct settle_sig s1 = sig(1), s2 = sig(2), s3 = sig(3);
 
 	cr_assert_eq(noticed_count(NULL), 0);
-	cr_assert_eq(noticed_push(A, "a1.sea", &s1, 0, 8), 0);
-	cr_assert_eq(noticed_push(B, "dev/b2.sea", &s2, 1, 8), 0);
-	cr_assert_eq(noticed_push(A, "a3.sea", &s3, 0, 8), 0);
+	cr_assert_eq(noticed_push(A, "a1.sea", &s1, 8), 0);
+	cr_assert_eq(noticed_push(B, "dev/b2.sea", &s2, 8), 0);
+	cr_assert_eq(noticed_push(A, "a3.sea", &s3, 8), 0);
 	cr_assert_eq(noticed_count(NULL), 3);
 	cr_assert_eq(noticed_count(A), 2);
 	cr_assert_eq(noticed_count(B), 1);
-	expect(A, "a1.sea", 1, 0);
-	expect(B, "dev/b2.sea", 2, 1);
-	expect(A, "a3.sea", 3, 0);
+	expect(A, "a1.sea", 1);
+	expect(B, "dev/b2.sea", 2);
+	expect(A, "a3.sea", 3);
 	cr_assert_eq(noticed_count(NULL), 0);
 	{
 		struct drop *d;
 		struct settle_sig s;
 		char n[8];
-		int p;
 
-		cr_assert_eq(noticed_pop(&d, n, sizeof(n), &s, &p), 0, "empty pops nothing");
+		cr_assert_eq(noticed_pop(&d, n, sizeof(n), &s), 0, "empty pops nothing");
 	}
 }
 
@@ -78,12 +74,12 @@ Test(noticed, bounded_by_the_cap_it_is_given)
 	struct settle_sig s = sig(7);
 
 	for (int i = 0; i < 4; i++)
-		cr_assert_eq(noticed_push(A, "x.sea", &s, 0, 4), 0);
-	cr_assert_eq(noticed_push(A, "y.sea", &s, 0, 4), -1, "a fifth past a cap of 4");
-	cr_assert_eq(noticed_push(B, "y.sea", &s, 0, 3), -1, "a smaller cap after a reload");
+		cr_assert_eq(noticed_push(A, "x.sea", &s, 4), 0);
+	cr_assert_eq(noticed_push(A, "y.sea", &s, 4), -1, "a fifth past a cap of 4");
+	cr_assert_eq(noticed_push(B, "y.sea", &s, 3), -1, "a smaller cap after a reload");
 	cr_assert_eq(noticed_count(NULL), 4);
-	expect(A, "x.sea", 7, 0);
-	cr_assert_eq(noticed_push(A, "z.sea", &s, 0, 4), 0, "room again once one went");
+	expect(A, "x.sea", 7);
+	cr_assert_eq(noticed_push(A, "z.sea", &s, 4), 0, "room again once one went");
 	drain();
 }
 
@@ -96,22 +92,22 @@ Test(noticed, a_drop_that_goes_is_forgotten_wherever_its_files_are)
 
 	for (int i = 0; i < 6; i++) {
 		s[i] = sig(i);
-		cr_assert_eq(noticed_push(who[i], names[i], &s[i], 0, 16), 0);
+		cr_assert_eq(noticed_push(who[i], names[i], &s[i], 16), 0);
 	}
 	noticed_forget(B);
 	cr_assert_eq(noticed_count(B), 0);
 	cr_assert_eq(noticed_count(NULL), 3);
 	/* The tail is right after its removal: a new file goes last. */
 	s[6] = sig(6);
-	cr_assert_eq(noticed_push(A, "a6", &s[6], 1, 16), 0);
-	expect(A, "a1", 1, 0);
-	expect(A, "a3", 3, 0);
-	expect(A, "a4", 4, 0);
-	expect(A, "a6", 6, 1);
+	cr_assert_eq(noticed_push(A, "a6", &s[6], 16), 0);
+	expect(A, "a1", 1);
+	expect(A, "a3", 3);
+	expect(A, "a4", 4);
+	expect(A, "a6", 6);
 	cr_assert_eq(noticed_count(NULL), 0);
 	noticed_forget(A);   /* nothing of it: nothing changes */
-	cr_assert_eq(noticed_push(A, "a7", &s[0], 0, 16), 0);
-	expect(A, "a7", 0, 0);
+	cr_assert_eq(noticed_push(A, "a7", &s[0], 16), 0);
+	expect(A, "a7", 0);
 }
 
 Test(noticed, a_name_too_long_for_the_buffer_comes_out_empty)
@@ -119,10 +115,9 @@ Test(noticed, a_name_too_long_for_the_buffer_comes_out_empty)
 	struct settle_sig s = sig(1);
 	struct drop *d;
 	char small[4] = "zzz";
-	int p;
 
-	cr_assert_eq(noticed_push(A, "long-name.sea", &s, 0, 4), 0);
-	cr_assert_eq(noticed_pop(&d, small, sizeof(small), &s, &p), 1);
+	cr_assert_eq(noticed_push(A, "long-name.sea", &s, 4), 0);
+	cr_assert_eq(noticed_pop(&d, small, sizeof(small), &s), 1);
 	cr_assert_str_eq(small, "", "a truncated name could be another file's");
 	cr_assert_eq(noticed_count(NULL), 0);
 }

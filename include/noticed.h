@@ -3,10 +3,11 @@
  * claimed (owned by src/noticed.c): one FIFO over every drop, in the order
  * the events came, at most queue_size long.  The master claims only what
  * its workers are about to take (core_room()); the rest of a burst waits
- * here by name and is claimed in arrival order as workers free up, with
- * what its event vouched for (closed, renamed in: not being written) still
- * true if its signature has not changed since.  Beyond the bound, a drop is
- * scanned later instead (nothing is lost: the files wait in the drop).
+ * here by name and is claimed in arrival order as workers free up, if its
+ * signature has not changed since its event and nobody has it open for
+ * writing again (src/intake.c decides; a file that fails either is left to
+ * a scan or to its next close).  Beyond the bound, a drop is scanned later
+ * instead (nothing is lost: the files wait in the drop).
  * Pure: no system calls.
  */
 #ifndef SW_NOTICED_H

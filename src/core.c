@@ -134,8 +134,9 @@ int core_capacity(void)
  * sits in a slot directory of the spool, made on first use: a backlog
  * claimed whole made queue_size of them, each a new inode, and on an ext4
  * after many deletions a new inode costs 0.3-1 ms (bench/notes.md).  The
- * rest of a backlog waits in the drop, and the drop's scan takes it as
- * workers free up, in the same pass that hands out the jobs.
+ * rest of a burst waits in the drop, by name (noticed.c) or for a scan,
+ * and is claimed as workers free up, in the loop's turn that hands out the
+ * jobs.
  */
 static int claim_ahead(void)
 {

@@ -26,7 +26,7 @@ LDLIBS_D = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lconfig) \
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-CORE = config trust fileio sbuf tree lines log queue policy timer job sys loop stats proto core spool deliver recover copy watch wtree cgroup settle noticed guard drop intake outcome attempt dispatch pool notify metrics status requeue retain control runner helper worker master
+CORE = config trust fileio sbuf tree lines log queue policy timer job sys loop stats proto core spool deliver recover copy watch wtree cgroup settle noticed guard drop intake admit outcome attempt dispatch pool notify metrics status requeue retain control runner helper worker master
 CORE_OBJ = $(CORE:%=$(BUILD)/%.o)
 DAEMON = $(BUILD)/seawatchd
 CTL    = $(BUILD)/seawatchctl

@@ -40,6 +40,9 @@ int core_grow(int cap);
 int core_capacity(void);
 /* Room to claim one more file? */
 int core_room(void);
+/* Job S is over (done, refused, set aside, its claim failed): its slot is
+ * free, and its drop holds one job less. */
+void core_release(int s);
 /* Into the queue by EV (JE_ADMIT, JE_COPIED, JE_DUE). */
 void core_enqueue(int s, enum job_event ev);
 /* Job S waits DELAY ms (EV: JE_SEAL_WAIT, JE_RETRY, JE_MOVE_WAIT), then

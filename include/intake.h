@@ -1,9 +1,9 @@
 /*
  * intake.h - from a name in a drop to a queued job (owned by
- * src/intake.c): the pattern, what is refused (not a regular file, hard
- * links where anyone may link anything), the open-for-writing probe, the
- * claim into the spool, taking the file over (seal) or making its private
- * copy, the scan cursor, and adopting dead daemons' files.
+ * src/intake.c): the pattern, what is refused (not a regular file), the
+ * open-for-writing probe, settling, the files waiting by name, the claim
+ * into the spool, the scan cursor, and adopting dead daemons' files.
+ * Taking a claimed file over is admit.c's.
  */
 #ifndef SW_INTAKE_H
 #define SW_INTAKE_H
@@ -12,8 +12,9 @@
 
 /* Set up (settle's deadlines come here).  Once, at start. */
 void intake_init(void);
-/* Claim from recovery, then from scans, at most BUDGET files; 1 if the
- * budget ran out with room left (call again soon). */
+/* Claim what waited by name, and from recovery and scans, in turns, at
+ * most BUDGET files; 1 if the budget ran out with room left (call again
+ * soon). */
 int intake_refill(int budget);
 /* NAME is one of D's files (its pattern; never a dot-name). */
 int intake_matches(const struct drop *d, const char *name);
@@ -26,9 +27,8 @@ void intake_scan_end(struct drop *d);
 /* The watcher saw NAME (its path in the drop) in D (CREATED: a link,
  * probed first). */
 void intake_file(struct drop *d, const char *name, int created);
-/* Take job S (JS_NEW) over: into the queue, or its private copy first. */
-void intake_admit(int s);
-/* The private copy of job S (JS_COPYING) ended (ERR 0: made). */
-void intake_copied(int s, int err);
+/* NAME of D is not taken (WHY): a warning, at most SKIP_LOG_MAX a minute
+ * per drop, the rest counted. */
+void intake_skipped(struct drop *d, const char *name, const char *why);
 
 #endif

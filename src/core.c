@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "intake.h"
+#include "admit.h"
+#include "drop.h"
 #include "log.h"
 #include "loop.h"
 #include "noticed.h"
@@ -152,6 +153,14 @@ int core_room(void)
 	       jobs_total(&C.jt) < core_capacity() && C.jt.free_head >= 0;
 }
 
+void core_release(int s)
+{
+	struct drop *d = JOB(s)->drop;
+
+	job_event(&C.jt, s, JE_RELEASE);
+	drop_job_released(d);
+}
+
 void core_enqueue(int s, enum job_event ev)
 {
 	job_event(&C.jt, s, ev);
@@ -173,7 +182,7 @@ static void job_due(void *arg)
 		else if (j->state == JS_RETRY_WAIT)
 			core_enqueue(s, JE_DUE);
 		else if (job_event(&C.jt, s, JE_DUE) == 0)
-			intake_admit(s);
+			admit(s);
 		break;
 	case JS_DELIVER_WAIT:
 		if (job_event(&C.jt, s, JE_DUE) == 0)

@@ -20,6 +20,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "copy.h"
+#include "admit.h"
 #include "core.h"
 #include "dispatch.h"
 #include "drop.h"
@@ -276,7 +277,7 @@ static void on_copies(void *arg)
 		if (j->gen != c.gen)
 			continue;
 		if (j->state == JS_COPYING)
-			intake_copied(s, c.err);
+			admit_copied(s, c.err);
 		else if (j->state == JS_MOVING)
 			outcome_copied(s, c.err);
 	}

@@ -28,15 +28,6 @@
 #define DELIVER_TRIES   3      /* ... after 5 s, 10 s, then the file is set aside */
 #define COPY_WAIT_MS    200    /* a move that must wait for a copy to end looks again */
 
-/* The job is over (moved, set aside, lost): its slot is free. */
-static void release(int s)
-{
-	struct drop *d = JOB(s)->drop;
-
-	job_event(core_jobs(), s, JE_RELEASE);
-	drop_job_released(d);
-}
-
 /* Length of the valid UTF-8 sequence at P (of at most LEN bytes) that
  * starts with a byte >= 0x80, or 0 if it is not one. */
 static size_t utf8_seq(const unsigned char *p, size_t len)
@@ -170,7 +161,7 @@ static void delivered(int s, int dfd, const char *base)
 		log_info("event=done drop=%s file=%s attempt=%d status=%s to=%s duration_ms=%lld",
 			 d->cfg->name, log_q(j->name), j->n, j->status, log_q(to),
 			 (long long)j->dur);
-	release(s);
+	core_release(s);
 }
 
 /*
@@ -193,7 +184,7 @@ static void move_failed(int s, int err)
 		/* Its directory was deleted under us: nothing to move. */
 		log_err("event=lost drop=%s file=%s reason=removed-from-spool",
 			d->cfg->name, log_q(j->name));
-		release(s);
+		core_release(s);
 		return;
 	}
 	j->move_tries++;
@@ -215,7 +206,7 @@ static void move_failed(int s, int err)
 		stats_inc(STAT_PARKED);
 		if (core_once())
 			core_mark_failed();
-		release(s);
+		core_release(s);
 		return;
 	}
 	{

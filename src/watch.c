@@ -14,11 +14,12 @@
  * Where a parent or a drop cannot be watched (gone, say) the thread
  * looks again every DEGRADED_S seconds, and every SAFETY_S seconds anyway
  * (what no event says: a parent replaced, a directory above it moved);
- * without the wake-up pipe, every second, as before.  IN_Q_OVERFLOW arrives as an event with wd == -1: the master
- * answers it with a rescan.  Messages are fixed-size writes below
- * PIPE_BUF, so they are atomic; if the master is busy, the thread blocks
- * on the pipe and the kernel queue absorbs the rest (and, beyond that,
- * overflows into a rescan: nothing is lost).
+ * without the wake-up pipe, every second, as before.  IN_Q_OVERFLOW
+ * arrives as an event with wd == -1: the master answers it with a rescan.
+ * Messages are written at their length, each below PIPE_BUF, so they are
+ * atomic; if the master is busy, the thread blocks on the pipe and the
+ * kernel queue absorbs the rest (and, beyond that, overflows into a
+ * rescan: nothing is lost).
  */
 #include <errno.h>
 #include <stddef.h>

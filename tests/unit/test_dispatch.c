@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "attempt.h"
 #include "core.h"
 #include "dispatch.h"
@@ -77,7 +78,8 @@ void outcome_finish(int s, int to_failed, const char *status, const char *reason
 	cr_assert_fail("no attempt fails to be set up here");
 }
 void outcome_deliver(int s) { (void)s; }
-void intake_admit(int s) { (void)s; }
+void admit(int s) { (void)s; }
+void drop_job_released(struct drop *d) { (void)d; }
 int64_t sys_now_ms(void) { return fake_now; }
 int sys_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
